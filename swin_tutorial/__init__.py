@@ -1,0 +1,54 @@
+"""swin_tutorial: sliding-window attention, written to be read and checked.
+
+Every public function states its tensor shapes; feature maps are channels-last
+``(B, H, W, C)`` and windows ``(B * nW, N, C)``.
+"""
+
+from .attention import WindowAttention, window_attention
+from .devices import default_device
+from .model import (
+    PatchEmbed,
+    PatchMerging,
+    SwinBlock,
+    SwinStage,
+    SwinTransformer,
+    load_timm_state_dict,
+    swin_nano,
+    swin_t,
+)
+from .position import relative_position_index
+from .windows import (
+    crop_to,
+    cyclic_shift,
+    pad_to_window_multiple,
+    region_ids,
+    reverse_cyclic_shift,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
+
+__all__ = [
+    "PatchEmbed",
+    "PatchMerging",
+    "SwinBlock",
+    "SwinStage",
+    "SwinTransformer",
+    "WindowAttention",
+    "crop_to",
+    "cyclic_shift",
+    "default_device",
+    "load_timm_state_dict",
+    "pad_to_window_multiple",
+    "region_ids",
+    "relative_position_index",
+    "reverse_cyclic_shift",
+    "shifted_window_mask",
+    "swin_nano",
+    "swin_t",
+    "window_attention",
+    "window_partition",
+    "window_reverse",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,197 @@
+"""Window attention: multi-head self-attention inside each window.
+
+Two paths compute the same thing:
+
+* the explicit path writes out ``softmax(Q K^T * scale + bias + mask) V`` and
+  can return the attention weights (for teaching and for plots);
+* the fused path hands the same scores to
+  :func:`torch.nn.functional.scaled_dot_product_attention` (for speed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_channels, check_divides, check_positive_int, check_tensor, to_pair
+from .position import bias_table_size, gather_relative_position_bias, relative_position_index
+
+
+def window_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    fused: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention inside windows, functional core.
+
+    Args:
+        q, k, v: ``(B * nW, heads, N, d)``; scores are scaled by ``d ** -0.5``.
+        bias: ``(heads, N, N)`` added to every window's scores (relative position bias).
+        mask: bool ``(nW, N, N)``, ``True`` where a query may attend a key; the
+            same pattern is reused for every image of the batch.
+        dropout_p: dropout on the attention weights.
+        fused: use ``F.scaled_dot_product_attention`` (weights not returned).
+
+    Returns:
+        ``(out, attn)``: ``out`` is ``(B * nW, heads, N, d)``; ``attn`` is the
+        ``(B * nW, heads, N, N)`` weights on the explicit path, ``None`` on the fused one.
+    """
+    windows, heads, N, _ = q.shape
+    additive = _additive_scores(windows, heads, N, bias, mask, q.dtype, q.device)
+    if fused:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=additive, dropout_p=dropout_p)
+        return out, None
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if additive is not None:
+        scores = scores + additive
+    attn = scores.softmax(dim=-1)
+    out = F.dropout(attn, dropout_p, training=dropout_p > 0) @ v
+    return out, attn
+
+
+def _additive_scores(
+    windows: int,
+    heads: int,
+    N: int,
+    bias: torch.Tensor | None,
+    mask: torch.Tensor | None,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """Bias and mask folded into one term added to the scores.
+
+    Returns ``None`` (nothing to add), ``(1, heads, N, N)`` (bias only) or
+    ``(B * nW, heads, N, N)``; masked pairs get ``-inf`` so their weight is exactly 0.
+    """
+    if mask is None:
+        return None if bias is None else bias.to(dtype).unsqueeze(0)
+    nW = mask.shape[0]
+    if mask.dtype != torch.bool or mask.shape[1:] != (N, N) or windows % nW:
+        raise ValueError(
+            f"mask must be bool (nW, {N}, {N}) with nW dividing {windows} windows, "
+            f"got {mask.dtype} {tuple(mask.shape)}"
+        )
+    blocked = torch.zeros(mask.shape, dtype=dtype, device=device)
+    blocked = blocked.masked_fill(~mask.to(device), float("-inf"))  # (nW, N, N)
+    additive = blocked.unsqueeze(1)  # (nW, 1, N, N)
+    if bias is not None:
+        additive = additive + bias.to(dtype).unsqueeze(0)  # (nW, heads, N, N)
+    additive = additive.expand(windows // nW, nW, heads, N, N)
+    return additive.reshape(windows, heads, N, N)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention within windows, with Swin's relative position bias.
+
+    Parameter names follow timm's Swin (``qkv``, ``proj``,
+    ``relative_position_bias_table``) so its weights load unchanged.
+
+    Args:
+        dim: channels ``C``.
+        num_heads: heads ``h``; must divide ``dim``.
+        window_size: ``M`` or ``(wh, ww)``: the window the bias table is made for.
+        qkv_bias: learn a bias in the Q/K/V projection.
+        attn_drop: dropout on attention weights.
+        proj_drop: dropout after the output projection.
+        fused: use ``F.scaled_dot_product_attention``; ``False`` writes softmax out.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int | Sequence[int],
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive_int("dim", dim)
+        check_positive_int("num_heads", num_heads)
+        check_divides("dim", dim, "num_heads", num_heads)
+        self.dim = dim
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.window_size = to_pair("window_size", window_size)
+        self.fused = fused
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros(bias_table_size(self.window_size), num_heads)
+        )
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.register_buffer(
+            "relative_position_index", relative_position_index(self.window_size), persistent=False
+        )
+
+    def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Bias of every (query, key) pair: ``(heads, N, N)``.
+
+        ``window_size`` may be smaller than the module's window (a feature map
+        smaller than the window); its bias is the central part of the same table.
+        """
+        if window_size is None or tuple(window_size) == self.window_size:
+            index = self.relative_position_index
+        else:
+            index = relative_position_index(
+                window_size, self.window_size, device=self.relative_position_bias_table.device
+            )
+        return gather_relative_position_bias(self.relative_position_bias_table, index)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+        window_size: Sequence[int] | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Attend within each window.
+
+        Args:
+            x: ``(B * nW, N, C)`` tokens of each window, row-major.
+            mask: bool ``(nW, N, N)``, ``True`` where a query may attend a key.
+            return_attention: also return the weights ``(B * nW, heads, N, N)``
+                (computed on the explicit path whatever ``fused`` says).
+            window_size: ``(wh, ww)`` of these windows if smaller than the module's.
+
+        Returns:
+            ``(B * nW, N, C)``, or ``(out, attn)`` with ``return_attention``.
+        """
+        check_tensor("x", x, 3, "(B*nW, N, C)")
+        check_channels("x", x, self.dim)
+        windows, N, C = x.shape
+        wh, ww = self.window_size if window_size is None else to_pair("window_size", window_size)
+        if N != wh * ww:
+            raise ValueError(
+                f"x has {N} tokens per window but window_size {(wh, ww)} holds {wh * ww}"
+            )
+        qkv = self.qkv(x).reshape(windows, N, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B*nW, heads, N, d)
+        out, attn = window_attention(
+            q,
+            k,
+            v,
+            bias=self.relative_position_bias((wh, ww)),
+            mask=mask,
+            dropout_p=self.attn_drop if self.training else 0.0,
+            fused=self.fused and not return_attention,
+        )
+        out = self.proj_drop(self.proj(out.transpose(1, 2).reshape(windows, N, C)))
+        return (out, attn) if return_attention else out
+
+    def extra_repr(self) -> str:
+        return (
+            f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
+            f"fused={self.fused}"
+        )

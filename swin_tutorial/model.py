@@ -1,0 +1,420 @@
+"""The Swin Transformer, built from the package's windows and window attention.
+
+Module and parameter names follow timm's ``swin_transformer.py`` so that a timm
+Swin state dict loads with ``strict=True`` (see :func:`load_timm_state_dict`).
+The block pads *before* it rolls (torchvision's order, and the official
+detection code's), so tokens that wrap around never meet padding in the wrong
+place; timm 1.0.31 rolls first, which leaks across the image border on maps
+that are not window multiples (pytorch-image-models issue #2438).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ._checks import Pair, check_channels, check_positive_int, check_tensor, to_pair, to_shift_pair
+from .attention import WindowAttention
+from .windows import (
+    crop_to,
+    cyclic_shift,
+    pad_to_window_multiple,
+    reverse_cyclic_shift,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop the whole residual branch of a sample with probability ``p``."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {p!r}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(B, ...)``; each sample kept with probability ``1 - p`` and rescaled."""
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+        return x * x.new_empty(shape).bernoulli_(keep) / keep
+
+
+class Mlp(nn.Module):
+    """Two linear layers with GELU between them: ``(..., C) -> (..., C)``."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def effective_window_and_shift(
+    H: int, W: int, window_size: Pair, shift_size: Pair
+) -> tuple[Pair, Pair]:
+    """Window and shift actually used on an ``H x W`` map.
+
+    On an axis where the map is not larger than the window, the window shrinks
+    to the map and the shift on that axis is 0 (one window covers the axis, so
+    there is nothing to shift across). This is timm's rule.
+    """
+    window = (min(H, window_size[0]), min(W, window_size[1]))
+    shift = (
+        0 if H <= window_size[0] else shift_size[0],
+        0 if W <= window_size[1] else shift_size[1],
+    )
+    return window, shift
+
+
+class SwinBlock(nn.Module):
+    """One Swin Transformer block: (shifted) window attention then an MLP, pre-norm.
+
+    Args:
+        dim: channels ``C``.
+        num_heads: attention heads; must divide ``dim``.
+        window_size: ``M`` or ``(wh, ww)``.
+        shift_size: ``0`` for a regular block, usually ``M // 2`` for a shifted one.
+        mlp_ratio: hidden width of the MLP relative to ``dim``.
+        qkv_bias: learn a bias in the Q/K/V projection.
+        drop_path: stochastic-depth probability of both residual branches.
+        attn_drop, proj_drop: dropout inside attention / after projections.
+        fused: use ``F.scaled_dot_product_attention`` inside windows.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int | Sequence[int] = 7,
+        shift_size: int | Sequence[int] = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive_int("dim", dim)
+        self.dim = dim
+        self.window_size = to_pair("window_size", window_size)
+        self.shift_size = to_shift_pair("shift_size", shift_size, self.window_size)
+        if mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(
+            dim, num_heads, self.window_size, qkv_bias, attn_drop, proj_drop, fused
+        )
+        self.drop_path1 = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), proj_drop)
+        self.drop_path2 = DropPath(drop_path)
+        self._masks: dict[tuple, torch.Tensor] = {}
+
+    def attention_mask(
+        self, H: int, W: int, window: Pair, shift: Pair, device: torch.device
+    ) -> torch.Tensor | None:
+        """Shift mask for a padded ``H x W`` map, built once per size and device.
+
+        Returns ``None`` when there is no shift (every window is whole).
+        """
+        if shift == (0, 0):
+            return None
+        key = (H, W, window, shift, device)
+        if key not in self._masks:
+            self._masks[key] = shifted_window_mask(H, W, window, shift, device=device)
+        return self._masks[key]
+
+    def shifted_window_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad, roll, attend in windows, unroll, crop: ``(B, H, W, C) -> (B, H, W, C)``.
+
+        ``x`` is the already normalised map. Padding comes first so that the
+        mask, built on the padded map, matches the tokens that wrap around.
+        """
+        B, H, W, C = x.shape
+        window, shift = effective_window_and_shift(H, W, self.window_size, self.shift_size)
+        x, _ = pad_to_window_multiple(x, window)
+        Hp, Wp = x.shape[1], x.shape[2]
+        x = cyclic_shift(x, shift)
+        windows = window_partition(x, window).reshape(-1, window[0] * window[1], C)
+        mask = self.attention_mask(Hp, Wp, window, shift, x.device)
+        windows = self.attn(windows, mask=mask, window_size=window)
+        x = window_reverse(windows, window, Hp, Wp)
+        x = reverse_cyclic_shift(x, shift)
+        return crop_to(x, H, W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(B, H, W, C)`` for any ``H, W >= 1``; returns the same shape."""
+        check_tensor("x", x, 4, "(B, H, W, C)")
+        check_channels("x", x, self.dim)
+        x = x + self.drop_path1(self.shifted_window_attention(self.norm1(x)))
+        return x + self.drop_path2(self.mlp(self.norm2(x)))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, window_size={self.window_size}, shift_size={self.shift_size}"
+
+
+class PatchEmbed(nn.Module):
+    """Cut images into ``p x p`` patches and embed each: ``(B, C_in, H, W) -> (B, H/p, W/p, D)``."""
+
+    def __init__(self, patch_size: int = 4, in_chans: int = 3, embed_dim: int = 96) -> None:
+        super().__init__()
+        self.patch_size = check_positive_int("patch_size", patch_size)
+        self.in_chans = check_positive_int("in_chans", in_chans)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_tensor("images", images, 4, "(B, C_in, H, W)")
+        _, C, H, W = images.shape
+        if C != self.in_chans:
+            raise ValueError(
+                f"images must have {self.in_chans} channels (dim 1 of (B, C_in, H, W)), "
+                f"got shape {tuple(images.shape)}"
+            )
+        if H % self.patch_size or W % self.patch_size:
+            raise ValueError(
+                f"image height and width must be multiples of patch_size={self.patch_size}, "
+                f"got {H}x{W}"
+            )
+        return self.norm(self.proj(images).permute(0, 2, 3, 1))
+
+
+class PatchMerging(nn.Module):
+    """Halve the resolution, double the width: ``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), out_dim)``.
+
+    Each 2x2 neighbourhood is concatenated (in the order of the Swin paper:
+    (0,0), (1,0), (0,1), (1,1)), normalised and projected. Odd sizes are
+    zero-padded at the bottom/right first.
+    """
+
+    def __init__(self, dim: int, out_dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        self.out_dim = 2 * dim if out_dim is None else check_positive_int("out_dim", out_dim)
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor("x", x, 4, "(B, H, W, C)")
+        check_channels("x", x, self.dim)
+        x, _ = pad_to_window_multiple(x, 2)
+        B, H, W, C = x.shape
+        # (B, H/2, dh, W/2, dw, C) -> (B, H/2, W/2, dw, dh, C): dh varies fastest
+        x = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
+        return self.reduction(self.norm(x.reshape(B, H // 2, W // 2, 4 * C)))
+
+
+class SwinStage(nn.Module):
+    """Optional patch merging, then ``depth`` blocks alternating regular and shifted windows.
+
+    ``(B, H, W, dim) -> (B, H', W', out_dim)`` with ``H' = ceil(H/2)`` when
+    ``downsample`` else ``H``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        out_dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int | Sequence[int] = 7,
+        downsample: bool = True,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: Sequence[float] | float = 0.0,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive_int("depth", depth)
+        window = to_pair("window_size", window_size)
+        shift = (window[0] // 2, window[1] // 2)
+        rates = [drop_path] * depth if isinstance(drop_path, float | int) else list(drop_path)
+        if len(rates) != depth:
+            raise ValueError(f"drop_path must have {depth} rates, got {len(rates)}")
+        if downsample:
+            self.downsample: nn.Module = PatchMerging(dim, out_dim)
+        elif dim != out_dim:
+            raise ValueError(f"without downsample, out_dim ({out_dim}) must equal dim ({dim})")
+        else:
+            self.downsample = nn.Identity()
+        self.blocks = nn.Sequential(
+            *(
+                SwinBlock(
+                    out_dim,
+                    num_heads,
+                    window,
+                    (0, 0) if i % 2 == 0 else shift,
+                    mlp_ratio,
+                    qkv_bias,
+                    rates[i],
+                    attn_drop,
+                    proj_drop,
+                    fused,
+                )
+                for i in range(depth)
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.downsample(x))
+
+
+class ClassifierHead(nn.Module):
+    """Average over the map, then a linear classifier: ``(B, H, W, C) -> (B, classes)``."""
+
+    def __init__(self, dim: int, num_classes: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(drop)
+        self.fc = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.drop(x.mean(dim=(1, 2))))
+
+
+class SwinTransformer(nn.Module):
+    """Swin Transformer (Liu et al., 2021) for image classification.
+
+    Args:
+        img_size: nominal input size (kept for reference; any multiple of
+            ``patch_size`` works, since masks are built per size).
+        patch_size: side of the square patches.
+        in_chans: image channels.
+        num_classes: classes of the head (0 for no head).
+        embed_dim: channels of the first stage; doubled by each patch merging.
+        depths: blocks per stage.
+        num_heads: heads per stage.
+        window_size: attention window ``M``.
+        mlp_ratio, qkv_bias: as in :class:`SwinBlock`.
+        drop_path_rate: stochastic depth, rising linearly from 0 to this over all blocks.
+        drop_rate, attn_drop_rate: dropout before the head / on attention weights.
+        fused: use ``F.scaled_dot_product_attention`` in every block.
+    """
+
+    def __init__(
+        self,
+        img_size: int | Sequence[int] = 224,
+        patch_size: int = 4,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int | Sequence[int] = 7,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.1,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        fused: bool = True,
+    ) -> None:
+        super().__init__()
+        self.img_size = to_pair("img_size", img_size)
+        if len(depths) != len(num_heads) or not depths:
+            raise ValueError(
+                f"depths and num_heads must be non-empty and of equal length, "
+                f"got depths={tuple(depths)}, num_heads={tuple(num_heads)}"
+            )
+        self.num_classes = num_classes
+        self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
+        dims = [embed_dim * 2**i for i in range(len(depths))]
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stages, start = [], 0
+        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+            stages.append(
+                SwinStage(
+                    dims[max(i - 1, 0)],
+                    dims[i],
+                    depth,
+                    heads,
+                    window_size,
+                    downsample=i > 0,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    drop_path=rates[start : start + depth],
+                    attn_drop=attn_drop_rate,
+                    proj_drop=drop_rate,
+                    fused=fused,
+                )
+            )
+            start += depth
+        self.layers = nn.Sequential(*stages)
+        self.num_features = dims[-1]
+        self.norm = nn.LayerNorm(self.num_features)
+        self.head = ClassifierHead(self.num_features, num_classes, drop_rate)
+        self.apply(_init_weights)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W) -> (B, H / (p 2^(S-1)), W / (p 2^(S-1)), C_last)``, normalised."""
+        return self.norm(self.layers(self.patch_embed(images)))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W) -> (B, num_classes)`` logits."""
+        return self.head(self.forward_features(images))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def swin_t(**overrides: object) -> SwinTransformer:
+    """Swin-T: 96 channels, depths (2, 2, 6, 2), heads (3, 6, 12, 24), window 7, 224x224."""
+    config: dict = dict(
+        embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7
+    )
+    config.update(overrides)
+    return SwinTransformer(**config)
+
+
+def swin_nano(**overrides: object) -> SwinTransformer:
+    """A Swin small enough to train on a laptop CPU in about a minute.
+
+    Defaults: 32x32 single-channel images (digits resized), patches of 2 (a
+    16x16 token map), window 4 (so stage 1 has 16 windows and shifting
+    matters), two stages of 2 blocks with 32 and 64 channels, 10 classes.
+    """
+    config: dict = dict(
+        img_size=32,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        embed_dim=32,
+        depths=(2, 2),
+        num_heads=(2, 4),
+        window_size=4,
+        drop_path_rate=0.0,
+    )
+    config.update(overrides)
+    return SwinTransformer(**config)
+
+
+def load_timm_state_dict(
+    model: SwinTransformer, state_dict: Mapping[str, torch.Tensor]
+) -> SwinTransformer:
+    """Load a timm Swin v1 state dict (e.g. ``swin_tiny_patch4_window7_224``) into ``model``.
+
+    The keys are the same, so this is ``load_state_dict(strict=True)``; timm
+    buffers that some versions save (``relative_position_index``, ``attn_mask``)
+    are recomputed here and dropped from the input. Raises on any missing or
+    unexpected parameter.
+    """
+    derived = ("relative_position_index", "attn_mask")
+    weights = {k: v for k, v in state_dict.items() if not k.endswith(derived)}
+    model.load_state_dict(weights, strict=True)
+    return model

@@ -1,0 +1,72 @@
+"""Relative position bias of Swin v1: the index into the bias table.
+
+A window of ``wh x ww`` tokens has ``(2wh - 1) * (2ww - 1)`` possible offsets
+``(dh, dw)`` between a query and a key, with ``dh`` in ``[-(wh-1), wh-1]`` and
+``dw`` in ``[-(ww-1), ww-1]``. Each head learns one scalar per offset, stored in a
+table; :func:`relative_position_index` says which row of the table each
+(query, key) pair reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ._checks import to_pair
+
+
+def relative_position_index(
+    window_size: int | Sequence[int],
+    table_window: int | Sequence[int] | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Table row read by each (query, key) pair of a window.
+
+    ``index[n, m] = (dh + Th - 1) * (2 Tw - 1) + (dw + Tw - 1)`` where
+    ``(dh, dw)`` is query ``n``'s coordinate minus key ``m``'s, and ``(Th, Tw)``
+    is ``table_window`` (the window the table was made for, by default
+    ``window_size`` itself). A window smaller than the table's reads the central
+    part of the same table, which is how a block whose feature map is smaller
+    than its window reuses its weights.
+
+    Args:
+        window_size: ``M`` or ``(wh, ww)``.
+        table_window: ``(Th, Tw)`` with ``Th >= wh`` and ``Tw >= ww``.
+        device: where to build the index.
+
+    Returns:
+        long ``(N, N)`` with ``N = wh * ww``, values in ``[0, (2Th-1)(2Tw-1))``.
+    """
+    wh, ww = to_pair("window_size", window_size)
+    th, tw = (wh, ww) if table_window is None else to_pair("table_window", table_window)
+    if wh > th or ww > tw:
+        raise ValueError(
+            f"window_size {(wh, ww)} must not exceed table_window {(th, tw)}"
+        )
+    rows, cols = torch.meshgrid(
+        torch.arange(wh, device=device), torch.arange(ww, device=device), indexing="ij"
+    )
+    coords = torch.stack((rows.flatten(), cols.flatten()))  # (2, N)
+    delta = coords[:, :, None] - coords[:, None, :]  # (2, N, N): query minus key
+    return (delta[0] + th - 1) * (2 * tw - 1) + (delta[1] + tw - 1)
+
+
+def bias_table_size(window_size: int | Sequence[int]) -> int:
+    """Rows of the bias table for a window: ``(2wh - 1) * (2ww - 1)``."""
+    wh, ww = to_pair("window_size", window_size)
+    return (2 * wh - 1) * (2 * ww - 1)
+
+
+def gather_relative_position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Read the bias of every (query, key) pair from the table.
+
+    Args:
+        table: ``(T, heads)`` learned biases.
+        index: long ``(N, N)`` from :func:`relative_position_index`.
+
+    Returns:
+        ``(heads, N, N)``.
+    """
+    N = index.shape[0]
+    return table[index.reshape(-1)].reshape(N, N, -1).permute(2, 0, 1)
