@@ -1,0 +1,272 @@
+"""Auto-checkers for the exercises: run a student's code against the reference.
+
+Each ``check_*`` function calls the student's function on fresh random inputs,
+compares with the package's reference implementation, prints a verdict and
+returns a :class:`CheckResult`. A student's exception is reported, never raised.
+On the first failing input the message shows that input, expected versus
+received (shape, a small slice, the largest error) and a hint at the likely bug.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .complexity import attention_flops
+from .position import relative_position_index
+from .windows import shifted_window_mask, window_partition, window_reverse
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one checker: ``score`` is the fraction of random cases passed."""
+
+    name: str
+    passed: bool
+    score: float
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One random input: how to describe it, the arguments, and the reference output."""
+
+    description: str
+    args: tuple
+    expected: object
+
+
+def _summary(value: object) -> str:
+    """Shape, dtype and a small slice of a tensor (or the repr of anything else)."""
+    if not isinstance(value, torch.Tensor):
+        return repr(value)
+    flat = value.detach().reshape(-1)[:6].tolist()
+    return f"shape {tuple(value.shape)}, dtype {value.dtype}, first values {flat}"
+
+
+def _mismatch(expected: object, received: object) -> str | None:
+    """``None`` when ``received`` equals ``expected``; otherwise what differs."""
+    if not isinstance(expected, torch.Tensor):
+        return None if received == expected else f"expected {expected!r}, received {received!r}"
+    if not isinstance(received, torch.Tensor):
+        return f"expected a tensor, received {type(received).__name__}"
+    if tuple(received.shape) != tuple(expected.shape):
+        return (
+            f"expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}"
+        )
+    if expected.dtype == torch.bool or not expected.is_floating_point():
+        if received.dtype != expected.dtype:
+            return f"expected dtype {expected.dtype}, received dtype {received.dtype}"
+        wrong = (received != expected).sum().item()
+        return None if wrong == 0 else f"{wrong} of {expected.numel()} entries differ"
+    errors = (received.double() - expected.double()).abs()
+    worst = int(errors.argmax())
+    if errors.reshape(-1)[worst] <= 1e-6:
+        return None
+    where = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
+    return (
+        f"largest absolute error {errors.reshape(-1)[worst].item():.3g} at index {where}: "
+        f"expected {expected.reshape(-1)[worst].item():.4g}, "
+        f"received {received.reshape(-1)[worst].item():.4g}"
+    )
+
+
+def _run(
+    name: str,
+    student: Callable,
+    cases: list[_Case],
+    hint: Callable[[_Case, object], str],
+    verbose: bool,
+) -> CheckResult:
+    """Run every case; report the first failure with the hint for it."""
+    passed, first_failure = 0, None
+    for case in cases:
+        try:
+            received = student(*case.args)
+        except Exception as error:  # the student's bug is reported, not raised
+            problem = f"your function raised {type(error).__name__}: {error}"
+            received = None
+        else:
+            problem = _mismatch(case.expected, received)
+        if problem is None:
+            passed += 1
+        elif first_failure is None:
+            first_failure = f"\u274c {name}: failed on {case.description}.\n  {problem}\n"
+            if isinstance(case.expected, torch.Tensor):
+                first_failure += (
+                    f"  expected: {_summary(case.expected)}\n"
+                    f"  received: {_summary(received)}\n"
+                )
+            first_failure += f"  hint: {hint(case, received)}"
+    score = passed / len(cases)
+    message = first_failure or f"\u2705 {name}: passed {passed}/{len(cases)} random cases."
+    if first_failure:
+        message += f"\n  ({passed}/{len(cases)} cases passed)"
+    if verbose:
+        print(message)
+    return CheckResult(name, first_failure is None, score, message)
+
+
+def _rng(seed: int | None) -> random.Random:
+    return random.Random(seed)
+
+
+def _partition_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    for _ in range(trials):
+        window = rng.randint(1, 5)
+        B, C = rng.randint(1, 3), rng.randint(1, 6)
+        H, W = window * rng.randint(1, 4), window * rng.randint(1, 4)
+        x = torch.randn(B, H, W, C, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
+        yield _Case(
+            f"x of shape {(B, H, W, C)} with window_size={window}",
+            (x, window),
+            window_partition(x, window),
+        )
+
+
+def _partition_hint(case: _Case, received: object) -> str:
+    x, window = case.args
+    C = x.shape[-1]
+    if not isinstance(received, torch.Tensor) or received.shape != case.expected.shape:
+        return "the output must be (B * nW, M, M, C) with nW = (H / M) * (W / M)"
+    same_values = torch.equal(received.reshape(-1).sort().values, x.reshape(-1).sort().values)
+    if not same_values:
+        return "the output does not hold the input's values: partition only moves them"
+    if torch.equal(received, x.reshape(-1, window, window, C)):
+        return (
+            "you reshaped without permuting: after reshape(B, H/M, M, W/M, M, C) the two "
+            "window axes must be brought together with permute(0, 1, 3, 2, 4, 5)"
+        )
+    return (
+        "the values are there but in the wrong places: windows must be row-major over the "
+        "map, tokens row-major inside a window, and the channel axis must stay last "
+        "(unfold followed by view or reshape mixes channels into space)"
+    )
+
+
+def check_window_partition(fn: Callable, trials: int = 20, seed: int | None = None,
+                           verbose: bool = True) -> CheckResult:
+    """Check ``fn(x, window_size) -> (B*nW, M, M, C)`` for ``x`` ``(B, H, W, C)``, int ``M``."""
+    cases = list(_partition_cases(_rng(seed), trials))
+    return _run("check_window_partition", fn, cases, _partition_hint, verbose)
+
+
+def _reverse_hint(case: _Case, received: object) -> str:
+    windows, window, H, W = case.args
+    if isinstance(received, torch.Tensor) and received.numel() == windows.numel():
+        return (
+            "the values are there but not where window_partition took them from: undo its "
+            "permute with the same permutation (0, 1, 3, 2, 4, 5) before the final reshape"
+        )
+    return "the output must be (B, H, W, C), with B = windows.shape[0] / nW"
+
+
+def check_window_reverse(fn: Callable, trials: int = 20, seed: int | None = None,
+                         verbose: bool = True) -> CheckResult:
+    """Check ``fn(windows, window_size, H, W) -> (B, H, W, C)``, the inverse of partition."""
+    cases = [
+        _Case(
+            case.description.replace("x of shape", "windows of a map of shape"),
+            (case.expected, case.args[1], case.args[0].shape[1], case.args[0].shape[2]),
+            case.args[0],
+        )
+        for case in _partition_cases(_rng(seed), trials)
+    ]
+    return _run("check_window_reverse", fn, cases, _reverse_hint, verbose)
+
+
+def _mask_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    for _ in range(trials):
+        window = rng.randint(2, 6)
+        shift = rng.randint(1, window - 1)
+        H, W = window * rng.randint(1, 4), window * rng.randint(1, 4)
+        yield _Case(
+            f"H={H}, W={W}, window_size={window}, shift_size={shift}",
+            (H, W, window, shift),
+            shifted_window_mask(H, W, window, shift),
+        )
+
+
+def _mask_hint(case: _Case, received: object) -> str:
+    expected = case.expected
+    if not isinstance(received, torch.Tensor) or received.shape != expected.shape:
+        return "return a bool tensor (nW, N, N) with nW = HW / M^2 and N = M^2"
+    if received.dtype != torch.bool:
+        return "return booleans, True where a query may attend a key (not 0/-100 scores)"
+    if received.all():
+        return "your mask allows every pair: was it built for the unshifted grid?"
+    if torch.equal(received, ~expected):
+        return "your mask is inverted: True must mean 'may attend'"
+    return (
+        "label the regions of the *rolled* map (slices [0, H-M), [H-M, H-s), [H-s, H) on each "
+        "axis), partition the labels into windows, and allow pairs with equal labels"
+    )
+
+
+def check_shift_mask(fn: Callable, trials: int = 20, seed: int | None = None,
+                     verbose: bool = True) -> CheckResult:
+    """Check ``fn(H, W, window_size, shift_size) -> bool (nW, N, N)`` against Swin's mask."""
+    cases = list(_mask_cases(_rng(seed), trials))
+    return _run("check_shift_mask", fn, cases, _mask_hint, verbose)
+
+
+def _index_hint(case: _Case, received: object) -> str:
+    expected = case.expected
+    if isinstance(received, torch.Tensor) and received.shape == expected.shape:
+        if torch.equal(received, expected.T):
+            return "you used key minus query; the offset is query coordinate minus key coordinate"
+        return (
+            "shift each offset to be non-negative (dh + M_h - 1, dw + M_w - 1) and combine them "
+            "as (dh + M_h - 1) * (2 M_w - 1) + (dw + M_w - 1): the multiplier is the number of "
+            "distinct column offsets"
+        )
+    return "return a long tensor (N, N) with N = M_h * M_w"
+
+
+def check_relative_position_index(fn: Callable, seed: int | None = None,
+                                  verbose: bool = True) -> CheckResult:
+    """Check ``fn(window_size) -> long (N, N)`` for int and ``(M_h, M_w)`` windows."""
+    rng = _rng(seed)
+    sizes: list = [1, 2, 7, (2, 3), (3, 2)] + [
+        (rng.randint(1, 6), rng.randint(1, 6)) for _ in range(5)
+    ]
+    cases = [
+        _Case(f"window_size={size!r}", (size,), relative_position_index(size)) for size in sizes
+    ]
+    return _run("check_relative_position_index", fn, cases, _index_hint, verbose)
+
+
+def _flops_hint(case: _Case, received: object) -> str:
+    expected = case.expected
+    if isinstance(received, int | float) and received == 2 * expected:
+        return "you counted FLOPs (2 per multiply-add); the formula counts multiply-adds"
+    H, W, C, window = case.args
+    if isinstance(received, int | float) and received == expected - 4 * H * W * C * C:
+        return "you left out the four projections (Q, K, V and output): 4 hw C^2"
+    return "global: 4 hw C^2 + 2 (hw)^2 C; window: 4 hw C^2 + 2 M^2 hw C"
+
+
+def check_attention_flops(fn: Callable, trials: int = 20, seed: int | None = None,
+                          verbose: bool = True) -> CheckResult:
+    """Check ``fn(H, W, C, window_size=None) -> int`` multiply-adds of one attention layer."""
+    rng = _rng(seed)
+    cases = []
+    for _ in range(trials):
+        window = rng.choice([None, rng.randint(1, 8)])
+        unit = window or 1
+        H, W = unit * rng.randint(1, 8), unit * rng.randint(1, 8)
+        C = rng.choice([16, 32, 96, 128])
+        cases.append(
+            _Case(
+                f"H={H}, W={W}, C={C}, window_size={window}",
+                (H, W, C, window),
+                attention_flops(H, W, C, window),
+            )
+        )
+    return _run("check_attention_flops", fn, cases, _flops_hint, verbose)

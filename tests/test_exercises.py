@@ -1,0 +1,92 @@
+"""The exercise checkers accept the reference and reject realistic wrong answers."""
+
+import pytest
+import torch
+
+import swin_tutorial as st
+from swin_tutorial import exercises as ex
+from swin_tutorial.complexity import attention_flops
+
+
+def _partition_without_permute(x, m):
+    return x.reshape(-1, m, m, x.shape[-1])
+
+
+def _partition_with_unfold(x, m):
+    return x.unfold(1, m, m).unfold(2, m, m).reshape(-1, m, m, x.shape[-1])
+
+
+def _reverse_without_permute(windows, m, H, W):
+    return windows.reshape(-1, H, W, windows.shape[-1])
+
+
+def _unshifted_mask(H, W, m, s):
+    return torch.ones((H // m) * (W // m), m * m, m * m, dtype=torch.bool)
+
+
+def _inverted_mask(H, W, m, s):
+    return ~st.shifted_window_mask(H, W, m, s)
+
+
+def _key_minus_query(window_size):
+    return st.relative_position_index(window_size).T
+
+
+def _flops_not_macs(H, W, C, window_size=None):
+    return 2 * attention_flops(H, W, C, window_size)
+
+
+def _flops_without_projections(H, W, C, window_size=None):
+    return attention_flops(H, W, C, window_size) - 4 * H * W * C * C
+
+
+def _crashes(*args):
+    raise RuntimeError("student bug")
+
+
+@pytest.mark.parametrize(
+    "checker, reference",
+    [
+        (ex.check_window_partition, st.window_partition),
+        (ex.check_window_reverse, st.window_reverse),
+        (ex.check_shift_mask, st.shifted_window_mask),
+        (ex.check_relative_position_index, st.relative_position_index),
+        (ex.check_attention_flops, attention_flops),
+    ],
+)
+def test_reference_passes(checker, reference, capsys):
+    result = checker(reference)
+    assert result.passed and result.score == 1.0
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "checker, wrong, hint",
+    [
+        (ex.check_window_partition, _partition_without_permute, "without permuting"),
+        (ex.check_window_partition, _partition_with_unfold, "unfold"),
+        (ex.check_window_reverse, _reverse_without_permute, "undo its permute"),
+        (ex.check_shift_mask, _unshifted_mask, "unshifted grid"),
+        (ex.check_shift_mask, _inverted_mask, "inverted"),
+        (ex.check_relative_position_index, _key_minus_query, "key minus query"),
+        (ex.check_attention_flops, _flops_not_macs, "multiply-adds"),
+        (ex.check_attention_flops, _flops_without_projections, "projections"),
+    ],
+)
+def test_wrong_solution_fails_with_hint(checker, wrong, hint):
+    result = checker(wrong, seed=0, verbose=False)
+    assert not result.passed
+    assert result.score < 1.0
+    assert "failed on" in result.message
+    assert hint in result.message
+
+
+def test_student_exception_is_reported_not_raised():
+    result = ex.check_shift_mask(_crashes, seed=0, verbose=False)
+    assert not result.passed and result.score == 0.0
+    assert "raised RuntimeError: student bug" in result.message
+
+
+def test_failure_shows_expected_and_received_shapes():
+    result = ex.check_window_partition(lambda x, m: x, seed=0, verbose=False)
+    assert "expected shape" in result.message and "received shape" in result.message
