@@ -1,0 +1,53 @@
+"""Every chapter is committed executed, listed in the table of contents, and error-free.
+
+nbval silently skips cells that never ran, so a chapter committed with an
+unexecuted cell would pass without being checked; this test closes that gap.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _toc_files(node: object) -> set[str]:
+    files: set[str] = set()
+    if isinstance(node, dict):
+        if "file" in node:
+            files.add(str(node["file"]))
+        for value in node.values():
+            files |= _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            files |= _toc_files(item)
+    return files
+
+
+TOC = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+
+
+def test_toc_entries_exist():
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+    for entry in TOC | {root}:
+        candidates = [ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb")]
+        assert any(path.exists() for path in candidates), f"_toc.yml names missing file {entry}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_in_toc(notebook):
+    assert f"notebooks/{notebook.stem}" in TOC, f"{notebook.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_executed_without_error(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
+            continue
+        assert cell["execution_count"] is not None, f"{notebook.name} cell {index} never ran"
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        assert not errors, f"{notebook.name} cell {index} has an error output"
