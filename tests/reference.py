@@ -1,0 +1,96 @@
+"""Independent references, written from token coordinates.
+
+Nothing here calls the package's windowing helpers: the masks come from where
+each token sits before and after the cyclic roll, so a bug in the package's
+partition, region labels or mask cannot hide in its own reference.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def effective_axis(length: int, window: int, shift: int) -> tuple[int, int]:
+    """Window and shift on one axis: a map not larger than the window is one window, unshifted."""
+    return (length, 0) if length <= window else (window, shift)
+
+
+def coordinate_mask(Hp: int, Wp: int, window: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
+    """Which token may attend which on an ``Hp x Wp`` (padded) map: bool ``(Hp*Wp, Hp*Wp)``.
+
+    Token ``(i, j)`` sits at ``((i - sh) mod Hp, (j - sw) mod Wp)`` after the roll.
+    Query and key may attend each other iff they fall in the same window of the
+    rolled map *and* no wrap-around separates them, i.e. their offset is the
+    same before and after the roll on both axes.
+    """
+    i, j = torch.meshgrid(torch.arange(Hp), torch.arange(Wp), indexing="ij")
+    i, j = i.flatten(), j.flatten()
+    ri, rj = (i - shift[0]) % Hp, (j - shift[1]) % Wp
+    same_window = (ri[:, None] // window[0] == ri[None, :] // window[0]) & (
+        rj[:, None] // window[1] == rj[None, :] // window[1]
+    )
+    no_wrap = ((i[:, None] - i[None, :]) == (ri[:, None] - ri[None, :])) & (
+        (j[:, None] - j[None, :]) == (rj[:, None] - rj[None, :])
+    )
+    return same_window & no_wrap
+
+
+def coordinate_bias(
+    Hp: int, Wp: int, table: torch.Tensor, table_window: tuple[int, int]
+) -> torch.Tensor:
+    """Relative position bias of every token pair by its offset: ``(heads, T, T)``.
+
+    Offsets outside the table (pairs that may not attend anyway) read row 0.
+    """
+    i, j = torch.meshgrid(torch.arange(Hp), torch.arange(Wp), indexing="ij")
+    i, j = i.flatten(), j.flatten()
+    dh = i[:, None] - i[None, :] + table_window[0] - 1
+    dw = j[:, None] - j[None, :] + table_window[1] - 1
+    inside = (dh >= 0) & (dh < 2 * table_window[0] - 1) & (dw >= 0) & (dw < 2 * table_window[1] - 1)
+    row = torch.where(inside, dh * (2 * table_window[1] - 1) + dw, torch.zeros_like(dh))
+    return table[row].permute(2, 0, 1)
+
+
+def masked_global_window_attention(
+    x: torch.Tensor,
+    qkv_weight: torch.Tensor,
+    qkv_bias: torch.Tensor,
+    proj_weight: torch.Tensor,
+    proj_bias: torch.Tensor,
+    bias_table: torch.Tensor,
+    num_heads: int,
+    window_size: tuple[int, int],
+    shift_size: tuple[int, int],
+) -> torch.Tensor:
+    """Shifted window attention as one global attention with a coordinate mask.
+
+    ``x`` is the normalised map ``(B, H, W, C)``. It is zero-padded at the bottom
+    and right to a multiple of the (effective) window, every padded token
+    attends as in the reference implementations, and the output is cropped.
+    """
+    B, H, W, C = x.shape
+    wh, sh = effective_axis(H, window_size[0], shift_size[0])
+    ww, sw = effective_axis(W, window_size[1], shift_size[1])
+    Hp, Wp = H + (-H) % wh, W + (-W) % ww
+    padded = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H)).reshape(B, Hp * Wp, C)
+    d = C // num_heads
+    q, k, v = F.linear(padded, qkv_weight, qkv_bias).reshape(B, -1, 3, num_heads, d).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1)) * d**-0.5
+    scores = scores + coordinate_bias(Hp, Wp, bias_table, window_size)
+    allowed = coordinate_mask(Hp, Wp, (wh, ww), (sh, sw))
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, Hp, Wp, C)
+    return F.linear(out, proj_weight, proj_bias)[:, :H, :W]
+
+
+def tokens_reached_by(
+    H: int, W: int, window_size: tuple[int, int], shift_size: tuple[int, int], token: tuple[int, int]
+) -> torch.Tensor:
+    """Tokens of an ``H x W`` map whose query may attend ``token`` in one block: bool ``(H, W)``."""
+    wh, sh = effective_axis(H, window_size[0], shift_size[0])
+    ww, sw = effective_axis(W, window_size[1], shift_size[1])
+    Hp, Wp = H + (-H) % wh, W + (-W) % ww
+    allowed = coordinate_mask(Hp, Wp, (wh, ww), (sh, sw))
+    column = allowed[:, token[0] * Wp + token[1]].reshape(Hp, Wp)
+    return column[:H, :W]

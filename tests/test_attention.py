@@ -1,0 +1,117 @@
+"""Window attention: fused equals explicit, and shifted windows equal masked global attention."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st_
+
+import swin_tutorial as st
+from reference import masked_global_window_attention, tokens_reached_by
+
+
+def _windows_and_mask(B=2, H=14, W=21, C=24, window=7, shift=3):
+    x = torch.randn(B, H, W, C)
+    windows = st.window_partition(st.cyclic_shift(x, shift), window).reshape(-1, window * window, C)
+    return windows, st.shifted_window_mask(H, W, window, shift)
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_fused_equals_explicit(use_mask):
+    torch.manual_seed(0)
+    fused = st.WindowAttention(24, 4, 7, fused=True).eval()
+    explicit = st.WindowAttention(24, 4, 7, fused=False).eval()
+    explicit.load_state_dict(fused.state_dict())
+    windows, mask = _windows_and_mask()
+    mask = mask if use_mask else None
+    a, b = fused(windows, mask), explicit(windows, mask)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert ((a - b).norm() / b.norm()) < 1e-5
+
+
+def test_attention_weights_sum_to_one_and_vanish_on_masked_keys():
+    torch.manual_seed(1)
+    attention = st.WindowAttention(24, 3, 7).eval()
+    windows, mask = _windows_and_mask()
+    out, attn = attention(windows, mask, return_attention=True)
+    assert out.shape == windows.shape
+    assert attn.shape == (windows.shape[0], 3, 49, 49)
+    assert torch.allclose(attn.sum(-1), torch.ones(()), atol=1e-6)
+    blocked = ~mask.repeat(2, 1, 1)[:, None].expand_as(attn)
+    assert blocked.any() and (attn[blocked] == 0).all()
+    assert torch.allclose(out, attention(windows, mask), atol=1e-5)
+
+
+@st_.composite
+def block_cases(draw):
+    window = (draw(st_.integers(2, 5)), draw(st_.integers(2, 5)))
+    shift = (draw(st_.integers(0, window[0] - 1)), draw(st_.integers(0, window[1] - 1)))
+    H, W = draw(st_.integers(1, 13)), draw(st_.integers(1, 13))
+    heads = draw(st_.sampled_from([1, 2, 4]))
+    return H, W, window, shift, heads
+
+
+@settings(max_examples=40, deadline=None)
+@given(block_cases(), st_.booleans())
+def test_shifted_window_attention_equals_masked_global_attention(case, fused):
+    H, W, window, shift, heads = case
+    torch.manual_seed(H * 100 + W)
+    block = st.SwinBlock(8, heads, window, shift, fused=fused).double().eval()
+    x = torch.randn(2, H, W, 8, dtype=torch.float64)
+    attn = block.attn
+    expected = masked_global_window_attention(
+        x, attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias,
+        attn.relative_position_bias_table, heads, window, shift,
+    )
+    assert torch.allclose(block.shifted_window_attention(x), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_shifted_window_attention_fp32_matches_fp64_reference():
+    torch.manual_seed(2)
+    block = st.SwinBlock(32, 4, 7, 3).eval()
+    x = torch.randn(2, 17, 23, 32)
+    attn = block.attn
+    expected = masked_global_window_attention(
+        x.double(), attn.qkv.weight.double(), attn.qkv.bias.double(), attn.proj.weight.double(),
+        attn.proj.bias.double(), attn.relative_position_bias_table.double(), 4, (7, 7), (3, 3),
+    )
+    got = block.shifted_window_attention(x).double()
+    assert ((got - expected).norm() / expected.norm()) < 1e-5
+
+
+@settings(max_examples=30, deadline=None)
+@given(block_cases(), st_.data())
+def test_perturbing_one_token_changes_exactly_the_tokens_that_attend_it(case, data):
+    H, W, window, shift, heads = case
+    token = (data.draw(st_.integers(0, H - 1)), data.draw(st_.integers(0, W - 1)))
+    torch.manual_seed(7)
+    block = st.SwinBlock(8, heads, window, shift).double().eval()
+    x = torch.randn(1, H, W, 8, dtype=torch.float64)
+    y = x.clone()
+    y[0, token[0], token[1]] += torch.randn(8, dtype=torch.float64)
+    changed = (block(y) - block(x)).abs().amax(-1)[0] > 1e-12
+    expected = tokens_reached_by(H, W, window, shift, token)
+    assert torch.equal(changed, expected)
+
+
+def test_map_smaller_than_window_is_one_window_with_the_central_bias():
+    torch.manual_seed(3)
+    block = st.SwinBlock(16, 2, 7, 3).double().eval()
+    x = torch.randn(1, 5, 5, 16, dtype=torch.float64)
+    attn = block.attn
+    d = 8
+    q, k, v = attn.qkv(x.reshape(1, 25, 16)).reshape(1, 25, 3, 2, d).permute(2, 0, 3, 1, 4)
+    index = st.relative_position_index(5, table_window=7)
+    bias = attn.relative_position_bias_table[index.reshape(-1)].reshape(25, 25, 2).permute(2, 0, 1)
+    weights = ((q @ k.transpose(-2, -1)) * d**-0.5 + bias).softmax(-1)
+    expected = attn.proj((weights @ v).transpose(1, 2).reshape(1, 25, 16)).reshape(1, 5, 5, 16)
+    assert torch.allclose(block.shifted_window_attention(x), expected, atol=1e-12)
+
+
+def test_drop_path_and_dropout_are_identity_in_eval_and_random_in_training():
+    torch.manual_seed(4)
+    block = st.SwinBlock(16, 2, 4, 2, drop_path=0.5, attn_drop=0.2)
+    x = torch.randn(8, 8, 8, 16)
+    block.eval()
+    assert torch.equal(block(x), block(x))
+    block.train()
+    assert not torch.equal(block(x), block(x))
