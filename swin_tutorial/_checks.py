@@ -14,44 +14,42 @@ import torch
 Pair = tuple[int, int]
 
 
+def _parse_pair(name: str, value: int | Sequence[int]) -> Pair:
+    """Read an int or a sequence of two ints as ``(h, w)``; no range check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        pair = (value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
+    if any(isinstance(item, bool) or not isinstance(item, int) for item in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
+    return pair
+
+
 def to_pair(name: str, value: int | Sequence[int]) -> Pair:
     """Return ``value`` as a pair of positive ints ``(h, w)``.
 
     Accepts an int (used for both axes) or a sequence of two ints.
     """
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got bool {value!r}")
-    if isinstance(value, int):
-        pair = (value, value)
-    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
-    for item in pair:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise TypeError(f"{name} must contain ints, got {value!r}")
-        if item <= 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+    pair = _parse_pair(name, value)
+    if min(pair) <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
     return pair
 
 
-def to_shift_pair(name: str, value: int | Sequence[int], window: Pair) -> Pair:
-    """Return a shift as a pair ``(sh, sw)`` with ``0 <= s < window`` on each axis."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got bool {value!r}")
-    if isinstance(value, int):
-        pair = (value, value)
-    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
-    for item, size in zip(pair, window):
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise TypeError(f"{name} must contain ints, got {value!r}")
-        if not 0 <= item < size:
-            raise ValueError(
-                f"{name} must satisfy 0 <= shift < window size {window}, got {value!r}"
-            )
+def to_shift_pair(name: str, value: int | Sequence[int], window: Pair | None = None) -> Pair:
+    """Return a shift as a pair ``(sh, sw)`` of non-negative ints.
+
+    With ``window``, also check ``0 <= shift < window`` on each axis.
+    """
+    pair = _parse_pair(name, value)
+    if min(pair) < 0:
+        raise ValueError(f"{name} must be non-negative, got {value!r}")
+    if window is not None and any(s >= w for s, w in zip(pair, window)):
+        raise ValueError(
+            f"{name} must satisfy 0 <= shift < window size {window}, got {value!r}"
+        )
     return pair
 
 

@@ -122,23 +122,14 @@ def cyclic_shift(x: torch.Tensor, shift_size: int | Sequence[int]) -> torch.Tens
     The token at ``(i, j)`` moves to ``(i - sh mod H, j - sw mod W)``. Undo with
     :func:`reverse_cyclic_shift`.
     """
-    sh, sw = _shift_pair(shift_size)
+    sh, sw = to_shift_pair("shift_size", shift_size)
     return torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
 
 
 def reverse_cyclic_shift(x: torch.Tensor, shift_size: int | Sequence[int]) -> torch.Tensor:
     """Roll a ``(B, H, W, C)`` map down and right by ``shift_size``; inverse of :func:`cyclic_shift`."""
-    sh, sw = _shift_pair(shift_size)
+    sh, sw = to_shift_pair("shift_size", shift_size)
     return torch.roll(x, shifts=(sh, sw), dims=(1, 2))
-
-
-def _shift_pair(shift_size: int | Sequence[int]) -> Pair:
-    if isinstance(shift_size, int) and not isinstance(shift_size, bool):
-        shift_size = (shift_size, shift_size)
-    sh, sw = shift_size
-    if sh < 0 or sw < 0:
-        raise ValueError(f"shift_size must be non-negative, got {shift_size!r}")
-    return sh, sw
 
 
 def _axis_regions(length: int, window: int, shift: int, device: torch.device | None) -> torch.Tensor:
