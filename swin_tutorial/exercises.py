@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .attention import window_attention
 from .complexity import attention_flops
 from .position import relative_position_index
 from .windows import shifted_window_mask, window_partition, window_reverse
@@ -270,3 +271,61 @@ def check_attention_flops(fn: Callable, trials: int = 20, seed: int | None = Non
             )
         )
     return _run("check_attention_flops", fn, cases, _flops_hint, verbose)
+
+
+def _attention_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    for _ in range(trials):
+        window = rng.randint(2, 4)
+        shift = rng.randint(1, window - 1)
+        H, W = window * rng.randint(1, 3), window * rng.randint(1, 3)
+        B, heads, d = rng.randint(1, 2), rng.randint(1, 3), rng.choice([4, 8])
+        N, nW = window * window, (H // window) * (W // window)
+        g = torch.Generator().manual_seed(rng.getrandbits(31))
+        q, k, v = (torch.randn(B * nW, heads, N, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        bias = torch.randn(heads, N, N, generator=g, dtype=torch.float64)
+        mask = shifted_window_mask(H, W, window, shift)
+        expected, _ = window_attention(q, k, v, bias, mask, fused=False)
+        yield _Case(
+            f"q, k, v of shape {tuple(q.shape)} (B={B}, nW={nW}, heads={heads}, N={N}, d={d}), "
+            f"bias {tuple(bias.shape)}, mask {tuple(mask.shape)} for a {H}x{W} map shifted by {shift}",
+            (q, k, v, bias, mask),
+            expected,
+        )
+
+
+def _attention_hint(case: _Case, received: object) -> str:
+    q, k, v, bias, mask = case.args
+    if not isinstance(received, torch.Tensor) or received.shape != q.shape:
+        return "return (B*nW, heads, N, d): one output per query, per head, per window"
+    scores = q @ k.transpose(-2, -1)
+    windows, nW = q.shape[0], mask.shape[0]
+    blocked = (~mask).repeat(windows // nW, 1, 1)[:, None]
+
+    def attend(scale: float, with_bias: bool, dim: int, blocked_pairs: torch.Tensor) -> torch.Tensor:
+        s = scores * scale + (bias if with_bias else 0)
+        return s.masked_fill(blocked_pairs, float("-inf")).softmax(dim).nan_to_num() @ v
+
+    scale = q.shape[-1] ** -0.5
+    interleaved = (~mask).repeat_interleave(windows // nW, dim=0)[:, None]
+    candidates = {
+        "scale the scores by d ** -0.5 (1 / sqrt(head_dim)) before the softmax": attend(1.0, True, -1, blocked),
+        "add the relative position bias to the scores before the softmax": attend(scale, False, -1, blocked),
+        "take the softmax over the keys (the last dimension), not over the queries": attend(scale, True, -2, blocked),
+        "window b * nW + w uses mask[w]: repeat the mask over the batch (mask.repeat), "
+        "not each window's mask B times in a row (repeat_interleave)": attend(scale, True, -1, interleaved),
+    }
+    for advice, wrong in candidates.items():
+        if torch.allclose(received.double(), wrong, atol=1e-6):
+            return advice
+    return "softmax(Q K^T * d ** -0.5 + bias, masked pairs at -inf) @ V, per window and head"
+
+
+def check_window_attention(fn: Callable, trials: int = 10, seed: int | None = None,
+                           verbose: bool = True) -> CheckResult:
+    """Check ``fn(q, k, v, bias, mask) -> (B*nW, heads, N, d)`` against window attention.
+
+    ``q, k, v``: ``(B*nW, heads, N, d)``; ``bias``: ``(heads, N, N)``; ``mask``:
+    bool ``(nW, N, N)``, ``True`` where a query may attend a key.
+    """
+    cases = list(_attention_cases(_rng(seed), trials))
+    return _run("check_window_attention", fn, cases, _attention_hint, verbose)

@@ -5,6 +5,7 @@ import torch
 
 import swin_tutorial as st
 from swin_tutorial import exercises as ex
+from swin_tutorial.attention import window_attention
 from swin_tutorial.complexity import attention_flops
 
 
@@ -40,6 +41,24 @@ def _flops_without_projections(H, W, C, window_size=None):
     return attention_flops(H, W, C, window_size) - 4 * H * W * C * C
 
 
+def _attention(q, k, v, bias, mask):
+    return window_attention(q, k, v, bias, mask, fused=True)[0]
+
+
+def _attention_unscaled(q, k, v, bias, mask):
+    return window_attention(q * q.shape[-1] ** 0.5, k, v, bias, mask, fused=False)[0]
+
+
+def _attention_without_bias(q, k, v, bias, mask):
+    return window_attention(q, k, v, None, mask, fused=False)[0]
+
+
+def _attention_mask_interleaved(q, k, v, bias, mask):
+    scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5 + bias
+    blocked = (~mask).repeat_interleave(q.shape[0] // mask.shape[0], dim=0)[:, None]
+    return scores.masked_fill(blocked, float("-inf")).softmax(-1) @ v
+
+
 def _crashes(*args):
     raise RuntimeError("student bug")
 
@@ -52,6 +71,7 @@ def _crashes(*args):
         (ex.check_shift_mask, st.shifted_window_mask),
         (ex.check_relative_position_index, st.relative_position_index),
         (ex.check_attention_flops, attention_flops),
+        (ex.check_window_attention, _attention),
     ],
 )
 def test_reference_passes(checker, reference, capsys):
@@ -71,6 +91,9 @@ def test_reference_passes(checker, reference, capsys):
         (ex.check_relative_position_index, _key_minus_query, "key minus query"),
         (ex.check_attention_flops, _flops_not_macs, "multiply-adds"),
         (ex.check_attention_flops, _flops_without_projections, "projections"),
+        (ex.check_window_attention, _attention_unscaled, "d ** -0.5"),
+        (ex.check_window_attention, _attention_without_bias, "relative position bias"),
+        (ex.check_window_attention, _attention_mask_interleaved, "repeat the mask over the batch"),
     ],
 )
 def test_wrong_solution_fails_with_hint(checker, wrong, hint):
