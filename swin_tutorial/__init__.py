@@ -4,7 +4,7 @@ Every public function states its tensor shapes; feature maps are channels-last
 ``(B, H, W, C)`` and windows ``(B * nW, N, C)``.
 """
 
-from .attention import WindowAttention, window_attention
+from .attention import CosineWindowAttention, WindowAttention, window_attention
 from .devices import default_device
 from .model import (
     PatchEmbed,
@@ -12,9 +12,11 @@ from .model import (
     SwinBlock,
     SwinStage,
     SwinTransformer,
+    SwinV2Block,
     load_timm_state_dict,
     swin_nano,
     swin_t,
+    swinv2_t,
 )
 from .position import relative_position_index
 from .windows import (
@@ -34,6 +36,8 @@ __all__ = [
     "SwinBlock",
     "SwinStage",
     "SwinTransformer",
+    "SwinV2Block",
+    "CosineWindowAttention",
     "WindowAttention",
     "crop_to",
     "cyclic_shift",
@@ -46,6 +50,7 @@ __all__ = [
     "shifted_window_mask",
     "swin_nano",
     "swin_t",
+    "swinv2_t",
     "window_attention",
     "window_partition",
     "window_reverse",

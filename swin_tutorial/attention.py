@@ -1,6 +1,9 @@
 """Window attention: multi-head self-attention inside each window.
 
-Two paths compute the same thing:
+Two modules share one forward: :class:`WindowAttention` (Swin v1, scaled dot
+products and a learned bias table) and :class:`CosineWindowAttention` (Swin v2,
+scaled cosine similarity and a bias computed by a small network from log-spaced
+offsets). Two paths compute the same thing:
 
 * the explicit path writes out ``softmax(Q K^T * scale + bias + mask) V`` and
   can return the attention weights (for teaching and for plots);
@@ -10,6 +13,7 @@ Two paths compute the same thing:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -17,7 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_channels, check_divides, check_positive_int, check_tensor, to_pair
-from .position import bias_table_size, gather_relative_position_bias, relative_position_index
+from .position import (
+    bias_table_size,
+    gather_relative_position_bias,
+    log_spaced_coordinates,
+    relative_position_index,
+)
 
 
 def window_attention(
@@ -28,27 +37,34 @@ def window_attention(
     mask: torch.Tensor | None = None,
     dropout_p: float = 0.0,
     fused: bool = True,
+    scale: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention inside windows, functional core.
 
     Args:
-        q, k, v: ``(B * nW, heads, N, d)``; scores are scaled by ``d ** -0.5``.
+        q, k, v: ``(B * nW, heads, N, d)``; scores are scaled by ``scale``
+            (default ``d ** -0.5``).
         bias: ``(heads, N, N)`` added to every window's scores (relative position bias).
         mask: bool ``(nW, N, N)``, ``True`` where a query may attend a key; the
             same pattern is reused for every image of the batch.
         dropout_p: dropout on the attention weights.
         fused: use ``F.scaled_dot_product_attention`` (weights not returned).
+        scale: factor applied to ``q k^T``; Swin V2 passes 1 (its queries carry
+            the temperature already).
 
     Returns:
         ``(out, attn)``: ``out`` is ``(B * nW, heads, N, d)``; ``attn`` is the
         ``(B * nW, heads, N, N)`` weights on the explicit path, ``None`` on the fused one.
     """
     windows, heads, N, _ = q.shape
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
     additive = _additive_scores(windows, heads, N, bias, mask, q.dtype, q.device)
     if fused:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=additive, dropout_p=dropout_p)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=additive, dropout_p=dropout_p, scale=scale
+        )
         return out, None
-    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    scores = (q * scale) @ k.transpose(-2, -1)
     if additive is not None:
         scores = scores + additive
     attn = scores.softmax(dim=-1)
@@ -87,20 +103,12 @@ def _additive_scores(
     return additive.reshape(windows, heads, N, N)
 
 
-class WindowAttention(nn.Module):
-    """Multi-head self-attention within windows, with Swin's relative position bias.
+class _WindowSelfAttention(nn.Module):
+    """What every window attention shares: heads, projections, masking, the two paths.
 
-    Parameter names follow timm's Swin (``qkv``, ``proj``,
-    ``relative_position_bias_table``) so its weights load unchanged.
-
-    Args:
-        dim: channels ``C``.
-        num_heads: heads ``h``; must divide ``dim``.
-        window_size: ``M`` or ``(wh, ww)``: the window the bias table is made for.
-        qkv_bias: learn a bias in the Q/K/V projection.
-        attn_drop: dropout on attention weights.
-        proj_drop: dropout after the output projection.
-        fused: use ``F.scaled_dot_product_attention``; ``False`` writes softmax out.
+    Subclasses say how queries, keys and values are projected and compared
+    (:meth:`_queries_keys_values`) and where the position bias comes from
+    (:meth:`relative_position_bias`).
     """
 
     def __init__(
@@ -108,10 +116,9 @@ class WindowAttention(nn.Module):
         dim: int,
         num_heads: int,
         window_size: int | Sequence[int],
-        qkv_bias: bool = True,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-        fused: bool = True,
+        attn_drop: float,
+        proj_drop: float,
+        fused: bool,
     ) -> None:
         super().__init__()
         check_positive_int("dim", dim)
@@ -120,34 +127,39 @@ class WindowAttention(nn.Module):
         self.dim = dim
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.scale = self.head_dim**-0.5
         self.window_size = to_pair("window_size", window_size)
         self.fused = fused
         self.attn_drop = attn_drop
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros(bias_table_size(self.window_size), num_heads)
-        )
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer(
             "relative_position_index", relative_position_index(self.window_size), persistent=False
         )
 
-    def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
-        """Bias of every (query, key) pair: ``(heads, N, N)``.
-
-        ``window_size`` may be smaller than the module's window (a feature map
-        smaller than the window); its bias is the central part of the same table.
-        """
+    def _index(self, window_size: Sequence[int] | None) -> torch.Tensor:
+        """Table rows read by each (query, key) pair of a window of ``window_size``."""
         if window_size is None or tuple(window_size) == self.window_size:
-            index = self.relative_position_index
-        else:
-            index = relative_position_index(
-                window_size, self.window_size, device=self.relative_position_bias_table.device
-            )
-        return gather_relative_position_bias(self.relative_position_bias_table, index)
+            return self.relative_position_index
+        return relative_position_index(
+            window_size, self.window_size, device=self.relative_position_index.device
+        )
+
+    def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Bias of every (query, key) pair: ``(heads, N, N)``."""
+        raise NotImplementedError
+
+    def _queries_keys_values(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float | None]:
+        """``(B*nW, N, C)`` -> ``q, k, v`` each ``(B*nW, heads, N, d)`` and the score scale."""
+        raise NotImplementedError
+
+    def _split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(B*nW, N, 3C)`` -> three ``(B*nW, heads, N, d)`` (reshape *and* permute)."""
+        windows, N, _ = qkv.shape
+        qkv = qkv.reshape(windows, N, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        return q, k, v
 
     def forward(
         self,
@@ -176,8 +188,7 @@ class WindowAttention(nn.Module):
             raise ValueError(
                 f"x has {N} tokens per window but window_size {(wh, ww)} holds {wh * ww}"
             )
-        qkv = self.qkv(x).reshape(windows, N, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B*nW, heads, N, d)
+        q, k, v, scale = self._queries_keys_values(x)
         out, attn = window_attention(
             q,
             k,
@@ -186,6 +197,7 @@ class WindowAttention(nn.Module):
             mask=mask,
             dropout_p=self.attn_drop if self.training else 0.0,
             fused=self.fused and not return_attention,
+            scale=scale,
         )
         out = self.proj_drop(self.proj(out.transpose(1, 2).reshape(windows, N, C)))
         return (out, attn) if return_attention else out
@@ -195,3 +207,113 @@ class WindowAttention(nn.Module):
             f"dim={self.dim}, num_heads={self.num_heads}, window_size={self.window_size}, "
             f"fused={self.fused}"
         )
+
+
+class WindowAttention(_WindowSelfAttention):
+    """Multi-head self-attention within windows, with Swin's relative position bias.
+
+    Parameter names follow timm's Swin (``qkv``, ``proj``,
+    ``relative_position_bias_table``) so its weights load unchanged.
+
+    Args:
+        dim: channels ``C``.
+        num_heads: heads ``h``; must divide ``dim``.
+        window_size: ``M`` or ``(wh, ww)``: the window the bias table is made for.
+        qkv_bias: learn a bias in the Q/K/V projection.
+        attn_drop: dropout on attention weights.
+        proj_drop: dropout after the output projection.
+        fused: use ``F.scaled_dot_product_attention``; ``False`` writes softmax out.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int | Sequence[int],
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+    ) -> None:
+        super().__init__(dim, num_heads, window_size, attn_drop, proj_drop, fused)
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros(bias_table_size(self.window_size), num_heads)
+        )
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Bias of every (query, key) pair: ``(heads, N, N)``.
+
+        ``window_size`` may be smaller than the module's window (a feature map
+        smaller than the window); its bias is the central part of the same table.
+        """
+        return gather_relative_position_bias(self.relative_position_bias_table, self._index(window_size))
+
+    def _queries_keys_values(self, x):
+        return (*self._split_heads(self.qkv(x)), self.scale)
+
+
+class CosineWindowAttention(_WindowSelfAttention):
+    """Swin V2's window attention: scaled cosine similarity and a continuous position bias.
+
+    Scores are ``cos(q, k) * tau + 16 * sigmoid(mlp(log-spaced offset))`` with a
+    learned per-head temperature ``tau = exp(logit_scale)`` capped at 100.
+    Parameter names follow timm's ``swin_transformer_v2.py`` (``qkv`` without
+    bias, ``q_bias``, ``v_bias``, ``logit_scale``, ``cpb_mlp``, ``proj``).
+
+    Args:
+        dim, num_heads, window_size, attn_drop, proj_drop, fused: as in
+            :class:`WindowAttention`.
+        qkv_bias: learn biases for queries and values (keys get none: a key
+            bias cancels in the softmax).
+        pretrained_window_size: window whose offsets the bias network was trained
+            on; offsets are normalised by it (default: ``window_size``).
+        cpb_hidden: width of the bias network's hidden layer.
+    """
+
+    max_logit_scale = math.log(100.0)
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int | Sequence[int],
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+        pretrained_window_size: int | Sequence[int] | None = None,
+        cpb_hidden: int = 512,
+    ) -> None:
+        super().__init__(dim, num_heads, window_size, attn_drop, proj_drop, fused)
+        self.pretrained_window_size = (
+            self.window_size
+            if pretrained_window_size is None
+            else to_pair("pretrained_window_size", pretrained_window_size)
+        )
+        self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), math.log(10.0)))
+        self.cpb_mlp = nn.Sequential(
+            nn.Linear(2, cpb_hidden), nn.ReLU(inplace=True), nn.Linear(cpb_hidden, num_heads, bias=False)
+        )
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(dim)) if qkv_bias else None
+        self.v_bias = nn.Parameter(torch.zeros(dim)) if qkv_bias else None
+
+    def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
+        """Bias of every (query, key) pair from the bias network: ``(heads, N, N)``, in (0, 16)."""
+        window = self.window_size if window_size is None else window_size
+        offsets = log_spaced_coordinates(
+            window, self.pretrained_window_size, device=self.logit_scale.device
+        ).to(self.logit_scale.dtype)
+        table = self.cpb_mlp(offsets)  # (T, heads)
+        return 16 * torch.sigmoid(gather_relative_position_bias(table, self._index(window)))
+
+    def _queries_keys_values(self, x):
+        bias = None
+        if self.q_bias is not None:
+            bias = torch.cat((self.q_bias, torch.zeros_like(self.q_bias), self.v_bias))
+        q, k, v = self._split_heads(F.linear(x, self.qkv.weight, bias))
+        temperature = self.logit_scale.clamp(max=self.max_logit_scale).exp()  # (heads, 1, 1)
+        return F.normalize(q, dim=-1) * temperature, F.normalize(k, dim=-1), v, 1.0

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ._checks import Pair, check_channels, check_positive_int, check_tensor, to_pair, to_shift_pair
-from .attention import WindowAttention
+from .attention import CosineWindowAttention, WindowAttention
 from .windows import (
     crop_to,
     cyclic_shift,
@@ -113,14 +113,19 @@ class SwinBlock(nn.Module):
         if mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = WindowAttention(
-            dim, num_heads, self.window_size, qkv_bias, attn_drop, proj_drop, fused
-        )
+        self.attn = self._make_attention(num_heads, qkv_bias, attn_drop, proj_drop, fused)
         self.drop_path1 = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), proj_drop)
         self.drop_path2 = DropPath(drop_path)
         self._masks: dict[tuple, torch.Tensor] = {}
+
+    def _make_attention(
+        self, num_heads: int, qkv_bias: bool, attn_drop: float, proj_drop: float, fused: bool
+    ) -> nn.Module:
+        return WindowAttention(
+            self.dim, num_heads, self.window_size, qkv_bias, attn_drop, proj_drop, fused
+        )
 
     def attention_mask(
         self, H: int, W: int, window: Pair, shift: Pair, device: torch.device
@@ -165,6 +170,49 @@ class SwinBlock(nn.Module):
         return f"dim={self.dim}, window_size={self.window_size}, shift_size={self.shift_size}"
 
 
+class SwinV2Block(SwinBlock):
+    """Swin V2 block: cosine window attention and residual *post*-norm.
+
+    ``x + norm1(attention(x))`` then ``x + norm2(mlp(x))``: normalising each
+    branch's output, not its input, keeps activations from growing with depth
+    (Liu et al., 2022). Same arguments as :class:`SwinBlock`, plus
+    ``pretrained_window_size`` for the continuous position bias.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int | Sequence[int] = 8,
+        shift_size: int | Sequence[int] = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        fused: bool = True,
+        pretrained_window_size: int | Sequence[int] | None = None,
+    ) -> None:
+        self.pretrained_window_size = pretrained_window_size
+        super().__init__(
+            dim, num_heads, window_size, shift_size, mlp_ratio, qkv_bias, drop_path,
+            attn_drop, proj_drop, fused,
+        )
+
+    def _make_attention(self, num_heads, qkv_bias, attn_drop, proj_drop, fused):
+        return CosineWindowAttention(
+            self.dim, num_heads, self.window_size, qkv_bias, attn_drop, proj_drop, fused,
+            self.pretrained_window_size,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(B, H, W, C)`` for any ``H, W >= 1``; returns the same shape."""
+        check_tensor("x", x, 4, "(B, H, W, C)")
+        check_channels("x", x, self.dim)
+        x = x + self.drop_path1(self.norm1(self.shifted_window_attention(x)))
+        return x + self.drop_path2(self.norm2(self.mlp(x)))
+
+
 class PatchEmbed(nn.Module):
     """Cut images into ``p x p`` patches and embed each: ``(B, C_in, H, W) -> (B, H/p, W/p, D)``."""
 
@@ -195,16 +243,18 @@ class PatchMerging(nn.Module):
     """Halve the resolution, double the width: ``(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), out_dim)``.
 
     Each 2x2 neighbourhood is concatenated (in the order of the Swin paper:
-    (0,0), (1,0), (0,1), (1,1)), normalised and projected. Odd sizes are
-    zero-padded at the bottom/right first.
+    (0,0), (1,0), (0,1), (1,1)), normalised and projected; Swin V2 projects
+    first and normalises after (``norm_after=True``). Odd sizes are zero-padded
+    at the bottom/right first.
     """
 
-    def __init__(self, dim: int, out_dim: int | None = None) -> None:
+    def __init__(self, dim: int, out_dim: int | None = None, norm_after: bool = False) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
         self.out_dim = 2 * dim if out_dim is None else check_positive_int("out_dim", out_dim)
-        self.norm = nn.LayerNorm(4 * dim)
+        self.norm_after = norm_after
         self.reduction = nn.Linear(4 * dim, self.out_dim, bias=False)
+        self.norm = nn.LayerNorm(self.out_dim if norm_after else 4 * dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor("x", x, 4, "(B, H, W, C)")
@@ -213,11 +263,16 @@ class PatchMerging(nn.Module):
         B, H, W, C = x.shape
         # (B, H/2, dh, W/2, dw, C) -> (B, H/2, W/2, dw, dh, C): dh varies fastest
         x = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
-        return self.reduction(self.norm(x.reshape(B, H // 2, W // 2, 4 * C)))
+        x = x.reshape(B, H // 2, W // 2, 4 * C)
+        if self.norm_after:
+            return self.norm(self.reduction(x))
+        return self.reduction(self.norm(x))
 
 
 class SwinStage(nn.Module):
     """Optional patch merging, then ``depth`` blocks alternating regular and shifted windows.
+
+    ``version=2`` builds Swin V2 blocks and V2 patch merging.
 
     ``(B, H, W, dim) -> (B, H', W', out_dim)`` with ``H' = ceil(H/2)`` when
     ``downsample`` else ``H``.
@@ -237,23 +292,27 @@ class SwinStage(nn.Module):
         attn_drop: float = 0.0,
         proj_drop: float = 0.0,
         fused: bool = True,
+        version: int = 1,
     ) -> None:
         super().__init__()
         check_positive_int("depth", depth)
+        if version not in (1, 2):
+            raise ValueError(f"version must be 1 or 2, got {version!r}")
         window = to_pair("window_size", window_size)
         shift = (window[0] // 2, window[1] // 2)
         rates = [drop_path] * depth if isinstance(drop_path, float | int) else list(drop_path)
         if len(rates) != depth:
             raise ValueError(f"drop_path must have {depth} rates, got {len(rates)}")
         if downsample:
-            self.downsample: nn.Module = PatchMerging(dim, out_dim)
+            self.downsample: nn.Module = PatchMerging(dim, out_dim, norm_after=version == 2)
         elif dim != out_dim:
             raise ValueError(f"without downsample, out_dim ({out_dim}) must equal dim ({dim})")
         else:
             self.downsample = nn.Identity()
+        block = SwinV2Block if version == 2 else SwinBlock
         self.blocks = nn.Sequential(
             *(
-                SwinBlock(
+                block(
                     out_dim,
                     num_heads,
                     window,
@@ -302,6 +361,8 @@ class SwinTransformer(nn.Module):
         drop_path_rate: stochastic depth, rising linearly from 0 to this over all blocks.
         drop_rate, attn_drop_rate: dropout before the head / on attention weights.
         fused: use ``F.scaled_dot_product_attention`` in every block.
+        version: 1 for Swin (Liu et al., 2021), 2 for Swin V2 (Liu et al., 2022):
+            cosine attention, continuous position bias, post-norm.
     """
 
     def __init__(
@@ -320,6 +381,7 @@ class SwinTransformer(nn.Module):
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         fused: bool = True,
+        version: int = 1,
     ) -> None:
         super().__init__()
         self.img_size = to_pair("img_size", img_size)
@@ -348,6 +410,7 @@ class SwinTransformer(nn.Module):
                     attn_drop=attn_drop_rate,
                     proj_drop=drop_rate,
                     fused=fused,
+                    version=version,
                 )
             )
             start += depth
@@ -356,6 +419,8 @@ class SwinTransformer(nn.Module):
         self.norm = nn.LayerNorm(self.num_features)
         self.head = ClassifierHead(self.num_features, num_classes, drop_rate)
         self.apply(_init_weights)
+        if version == 2:
+            self.apply(_init_post_norm)
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, H / (p 2^(S-1)), W / (p 2^(S-1)), C_last)``, normalised."""
@@ -373,10 +438,33 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def _init_post_norm(module: nn.Module) -> None:
+    """Swin V2 starts each residual branch at zero: its post-norm scales start at 0."""
+    if isinstance(module, SwinV2Block):
+        for norm in (module.norm1, module.norm2):
+            nn.init.zeros_(norm.weight)
+            nn.init.zeros_(norm.bias)
+
+
 def swin_t(**overrides: object) -> SwinTransformer:
     """Swin-T: 96 channels, depths (2, 2, 6, 2), heads (3, 6, 12, 24), window 7, 224x224."""
     config: dict = dict(
         embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7
+    )
+    config.update(overrides)
+    return SwinTransformer(**config)
+
+
+def swinv2_t(**overrides: object) -> SwinTransformer:
+    """Swin V2-T: as Swin-T but 256x256 images, window 8, V2 blocks (timm's ``swinv2_tiny_window8_256``)."""
+    config: dict = dict(
+        img_size=256,
+        embed_dim=96,
+        depths=(2, 2, 6, 2),
+        num_heads=(3, 6, 12, 24),
+        window_size=8,
+        drop_path_rate=0.2,
+        version=2,
     )
     config.update(overrides)
     return SwinTransformer(**config)
@@ -407,14 +495,15 @@ def swin_nano(**overrides: object) -> SwinTransformer:
 def load_timm_state_dict(
     model: SwinTransformer, state_dict: Mapping[str, torch.Tensor]
 ) -> SwinTransformer:
-    """Load a timm Swin v1 state dict (e.g. ``swin_tiny_patch4_window7_224``) into ``model``.
+    """Load a timm Swin state dict (v1 ``swin_tiny_patch4_window7_224`` or v2
+    ``swinv2_tiny_window8_256``) into ``model``.
 
     The keys are the same, so this is ``load_state_dict(strict=True)``; timm
-    buffers that some versions save (``relative_position_index``, ``attn_mask``)
-    are recomputed here and dropped from the input. Raises on any missing or
-    unexpected parameter.
+    buffers that some versions save (``relative_position_index``,
+    ``relative_coords_table``, ``attn_mask``) are recomputed here and dropped
+    from the input. Raises on any missing or unexpected parameter.
     """
-    derived = ("relative_position_index", "attn_mask")
+    derived = ("relative_position_index", "relative_coords_table", "attn_mask")
     weights = {k: v for k, v in state_dict.items() if not k.endswith(derived)}
     model.load_state_dict(weights, strict=True)
     return model

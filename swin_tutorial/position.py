@@ -1,4 +1,4 @@
-"""Relative position bias of Swin v1: the index into the bias table.
+"""Relative position bias: the index into Swin v1's table, and Swin v2's log-spaced offsets.
 
 A window of ``wh x ww`` tokens has ``(2wh - 1) * (2ww - 1)`` possible offsets
 ``(dh, dw)`` between a query and a key, with ``dh`` in ``[-(wh-1), wh-1]`` and
@@ -9,6 +9,7 @@ table; :func:`relative_position_index` says which row of the table each
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -70,3 +71,30 @@ def gather_relative_position_bias(table: torch.Tensor, index: torch.Tensor) -> t
     """
     N = index.shape[0]
     return table[index.reshape(-1)].reshape(N, N, -1).permute(2, 0, 1)
+
+
+def log_spaced_coordinates(
+    window_size: int | Sequence[int],
+    normalizer: int | Sequence[int] | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Relative offsets on Swin V2's log scale, one row per table entry: ``(T, 2)``.
+
+    Offsets ``(dh, dw)`` run over ``[-(wh-1), wh-1] x [-(ww-1), ww-1]`` in the
+    row-major order of :func:`relative_position_index`. Each is divided by
+    ``normalizer - 1`` (by default the window minus one), scaled to ``[-8, 8]``
+    and mapped through ``sign(x) * log2(1 + |x|) / log2(8)``, so near offsets are
+    spread out and far ones compressed. Normalising by the window a model was
+    trained with keeps the inputs of the bias network comparable when the same
+    network serves a larger window.
+
+    Returns:
+        float ``(T, 2)`` with ``T = (2wh - 1)(2ww - 1)``; when ``normalizer`` is
+        the window, the extreme offsets map to ``+-log2(9) / log2(8)`` (about 1.057).
+    """
+    wh, ww = to_pair("window_size", window_size)
+    nh, nw = (wh, ww) if normalizer is None else to_pair("normalizer", normalizer)
+    dh = torch.arange(-(wh - 1), wh, dtype=torch.float32, device=device) / max(nh - 1, 1)
+    dw = torch.arange(-(ww - 1), ww, dtype=torch.float32, device=device) / max(nw - 1, 1)
+    table = torch.stack(torch.meshgrid(dh, dw, indexing="ij"), dim=-1).reshape(-1, 2) * 8
+    return torch.sign(table) * torch.log2(table.abs() + 1.0) / math.log2(8)
