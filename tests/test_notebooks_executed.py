@@ -51,3 +51,21 @@ def test_every_code_cell_executed_without_error(notebook):
         assert cell["execution_count"] is not None, f"{notebook.name} cell {index} never ran"
         errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
         assert not errors, f"{notebook.name} cell {index} has an error output"
+
+
+REPO_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_install_cell(notebook):
+    """The install cell runs only on Colab and names the repository of `_config.yml`."""
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert code, f"{notebook.name} has no code cell"
+    source = "".join(code[0]["source"])
+    assert '"google.colab" in sys.modules' in source, (
+        f"{notebook.name}: the first code cell must install the package on Colab only"
+    )
+    assert f'REPO_URL = "{REPO_URL}"' in source, (
+        f"{notebook.name}: the install cell's REPO_URL must be {REPO_URL} (repository.url in _config.yml)"
+    )
