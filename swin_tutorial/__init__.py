@@ -18,6 +18,14 @@ from .model import (
     swin_t,
     swinv2_t,
 )
+from .neighborhood import neighborhood_mask
+from .patterns import (
+    global_pattern,
+    neighborhood_pattern,
+    receptive_field,
+    shifted_window_pattern,
+    window_pattern,
+)
 from .position import relative_position_index
 from .windows import (
     crop_to,
@@ -42,17 +50,23 @@ __all__ = [
     "crop_to",
     "cyclic_shift",
     "default_device",
+    "global_pattern",
     "load_timm_state_dict",
+    "neighborhood_mask",
+    "neighborhood_pattern",
     "pad_to_window_multiple",
+    "receptive_field",
     "region_ids",
     "relative_position_index",
     "reverse_cyclic_shift",
     "shifted_window_mask",
+    "shifted_window_pattern",
     "swin_nano",
     "swin_t",
     "swinv2_t",
     "window_attention",
     "window_partition",
+    "window_pattern",
     "window_reverse",
 ]
 
