@@ -5,6 +5,7 @@ Every public function states its tensor shapes; feature maps are channels-last
 """
 
 from .attention import CosineWindowAttention, WindowAttention, window_attention
+from .bench import peak_memory_bytes, time_callable
 from .devices import default_device
 from .model import (
     PatchEmbed,
@@ -54,6 +55,7 @@ __all__ = [
     "load_timm_state_dict",
     "neighborhood_mask",
     "neighborhood_pattern",
+    "peak_memory_bytes",
     "pad_to_window_multiple",
     "receptive_field",
     "region_ids",
@@ -64,6 +66,7 @@ __all__ = [
     "swin_nano",
     "swin_t",
     "swinv2_t",
+    "time_callable",
     "window_attention",
     "window_partition",
     "window_pattern",
