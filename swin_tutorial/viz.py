@@ -468,7 +468,7 @@ def plot_attention_map(
 def _require_ipywidgets():
     try:
         import ipywidgets
-    except ImportError as error:  # pragma: no cover - ipywidgets is in requirements.txt
+    except ImportError as error:  # ipywidgets is in requirements.txt, but not everywhere
         raise ImportError(
             "interactive_principle needs ipywidgets: `pip install ipywidgets` (it is in the "
             "book's requirements.txt), then restart the kernel. The static figures in the "

@@ -62,16 +62,23 @@ def masked_global_window_attention(
     num_heads: int,
     window_size: tuple[int, int],
     shift_size: tuple[int, int],
+    shrink_small_axes: bool = True,
 ) -> torch.Tensor:
     """Shifted window attention as one global attention with a coordinate mask.
 
     ``x`` is the normalised map ``(B, H, W, C)``. It is zero-padded at the bottom
     and right to a multiple of the (effective) window, every padded token
     attends as in the reference implementations, and the output is cropped.
+    With ``shrink_small_axes`` (a block's rule, timm's), an axis not longer than
+    the window is one window with no shift; without it the window and shift are
+    used as given (the bare roll/partition pipeline).
     """
     B, H, W, C = x.shape
-    wh, sh = effective_axis(H, window_size[0], shift_size[0])
-    ww, sw = effective_axis(W, window_size[1], shift_size[1])
+    if shrink_small_axes:
+        wh, sh = effective_axis(H, window_size[0], shift_size[0])
+        ww, sw = effective_axis(W, window_size[1], shift_size[1])
+    else:
+        (wh, ww), (sh, sw) = window_size, shift_size
     Hp, Wp = H + (-H) % wh, W + (-W) % ww
     padded = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H)).reshape(B, Hp * Wp, C)
     d = C // num_heads
@@ -94,3 +101,25 @@ def tokens_reached_by(
     allowed = coordinate_mask(Hp, Wp, (wh, ww), (sh, sw))
     column = allowed[:, token[0] * Wp + token[1]].reshape(Hp, Wp)
     return column[:H, :W]
+
+
+def rolled_window_tokens(H: int, W: int, window: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
+    """Original flat index ``i * W + j`` of every token of every window of the rolled map.
+
+    Returns long ``(nW, N)``: windows row-major over the ``H x W`` map rolled
+    up/left by ``shift``, tokens row-major inside a window. Position ``(r, c)``
+    of the rolled map holds the original token ``((r + sh) mod H, (c + sw) mod W)``.
+    """
+    wh, ww = window
+    window_row, window_col, inner_row, inner_col = torch.meshgrid(
+        torch.arange(H // wh), torch.arange(W // ww), torch.arange(wh), torch.arange(ww), indexing="ij"
+    )
+    r = window_row * wh + inner_row
+    c = window_col * ww + inner_col
+    i, j = (r + shift[0]) % H, (c + shift[1]) % W
+    return (i * W + j).reshape(-1, wh * ww)
+
+
+def window_bias(table: torch.Tensor, window: tuple[int, int], table_window: tuple[int, int]) -> torch.Tensor:
+    """Bias ``(heads, N, N)`` of a ``window`` read by offsets from a table made for ``table_window``."""
+    return coordinate_bias(window[0], window[1], table, table_window)

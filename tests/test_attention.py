@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_
 
 import swin_tutorial as st
-from reference import masked_global_window_attention, tokens_reached_by
+from reference import masked_global_window_attention, tokens_reached_by, window_bias
 
 
 def _windows_and_mask(B=2, H=14, W=21, C=24, window=7, shift=3):
@@ -65,16 +65,53 @@ def test_shifted_window_attention_equals_masked_global_attention(case, fused):
     assert torch.allclose(block.shifted_window_attention(x), expected, rtol=1e-10, atol=1e-10)
 
 
-def test_shifted_window_attention_fp32_matches_fp64_reference():
-    torch.manual_seed(2)
-    block = st.SwinBlock(32, 4, 7, 3).eval()
-    x = torch.randn(2, 17, 23, 32)
-    attn = block.attn
-    expected = masked_global_window_attention(
-        x.double(), attn.qkv.weight.double(), attn.qkv.bias.double(), attn.proj.weight.double(),
-        attn.proj.bias.double(), attn.relative_position_bias_table.double(), 4, (7, 7), (3, 3),
+def _reference(x, attention, window, shift, shrink_small_axes=True):
+    """fp64 masked global attention from coordinates, with ``attention``'s weights."""
+    return masked_global_window_attention(
+        x.double(), attention.qkv.weight.double(), attention.qkv.bias.double(),
+        attention.proj.weight.double(), attention.proj.bias.double(),
+        attention.relative_position_bias_table.double(), attention.num_heads, window, shift,
+        shrink_small_axes=shrink_small_axes,
     )
-    got = block.shifted_window_attention(x).double()
+
+
+@st_.composite
+def pad_free_cases(draw):
+    window = (draw(st_.integers(1, 5)), draw(st_.integers(1, 5)))
+    shift = (draw(st_.integers(0, window[0] - 1)), draw(st_.integers(0, window[1] - 1)))
+    H = window[0] * draw(st_.integers(1, 3))
+    W = window[1] * draw(st_.integers(1, 3))
+    return H, W, window, shift, draw(st_.sampled_from([1, 2, 4]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(pad_free_cases(), st_.booleans(), st_.sampled_from([torch.float64, torch.float32]))
+def test_public_pieces_compose_to_masked_global_attention(case, fused, dtype):
+    """roll -> partition -> WindowAttention(mask) -> reverse -> roll back, on a pad-free map."""
+    H, W, window, shift, heads = case
+    torch.manual_seed(H * 31 + W)
+    attention = st.WindowAttention(8, heads, window, fused=fused).to(dtype).eval()
+    x = torch.randn(2, H, W, 8, dtype=dtype)
+    windows = st.window_partition(st.cyclic_shift(x, shift), window).reshape(-1, window[0] * window[1], 8)
+    mask = st.shifted_window_mask(H, W, window, shift)
+    with torch.no_grad():
+        out = attention(windows, mask)
+    got = st.reverse_cyclic_shift(st.window_reverse(out, window, H, W), shift).double()
+    expected = _reference(x, attention, window, shift, shrink_small_axes=False)
+    if dtype == torch.float64:
+        assert torch.allclose(got, expected, rtol=1e-10, atol=1e-10)
+    else:
+        assert ((got - expected).norm() / expected.norm()) < 1e-5
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_shifted_window_attention_fp32_matches_fp64_reference(fused):
+    torch.manual_seed(2)
+    block = st.SwinBlock(32, 4, 7, 3, fused=fused).eval()
+    x = torch.randn(2, 17, 23, 32)
+    with torch.no_grad():
+        got = block.shifted_window_attention(x).double()
+    expected = _reference(x, block.attn, (7, 7), (3, 3))
     assert ((got - expected).norm() / expected.norm()) < 1e-5
 
 
@@ -93,18 +130,20 @@ def test_perturbing_one_token_changes_exactly_the_tokens_that_attend_it(case, da
     assert torch.equal(changed, expected)
 
 
-def test_map_smaller_than_window_is_one_window_with_the_central_bias():
+@pytest.mark.parametrize("fused", [True, False])
+def test_map_smaller_than_window_is_one_window_with_the_central_bias(fused):
+    """5x5 map, window 7, shift 3: plain global attention over 25 tokens, bias read by offset."""
     torch.manual_seed(3)
-    block = st.SwinBlock(16, 2, 7, 3).double().eval()
+    block = st.SwinBlock(16, 2, 7, 3, fused=fused).double().eval()
     x = torch.randn(1, 5, 5, 16, dtype=torch.float64)
     attn = block.attn
     d = 8
     q, k, v = attn.qkv(x.reshape(1, 25, 16)).reshape(1, 25, 3, 2, d).permute(2, 0, 3, 1, 4)
-    index = st.relative_position_index(5, table_window=7)
-    bias = attn.relative_position_bias_table[index.reshape(-1)].reshape(25, 25, 2).permute(2, 0, 1)
+    bias = window_bias(attn.relative_position_bias_table, (5, 5), (7, 7))
     weights = ((q @ k.transpose(-2, -1)) * d**-0.5 + bias).softmax(-1)
     expected = attn.proj((weights @ v).transpose(1, 2).reshape(1, 25, 16)).reshape(1, 5, 5, 16)
-    assert torch.allclose(block.shifted_window_attention(x), expected, atol=1e-12)
+    with torch.no_grad():
+        assert torch.allclose(block.shifted_window_attention(x), expected, atol=1e-12)
 
 
 def test_drop_path_and_dropout_are_identity_in_eval_and_random_in_training():

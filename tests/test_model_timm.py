@@ -52,8 +52,10 @@ def test_logits_equal_timm_at_224x448(timm_swin_t):
 
 def test_parameter_count_is_swin_t(timm_swin_t):
     count = sum(p.numel() for p in st.swin_t().parameters())
-    assert count == sum(p.numel() for p in timm_swin_t.parameters())
-    assert abs(count - 28.3e6) / 28.3e6 < 0.005
+    theirs = sum(p.numel() for p in timm_swin_t.parameters())
+    assert theirs == 28_288_354  # the number quoted for Swin-T, checked on timm's model
+    assert count == theirs
+    assert abs(count - 28_288_354) / 28_288_354 < 0.005
 
 
 def test_multiply_adds_are_swin_t(timm_swin_t):
@@ -66,15 +68,18 @@ def test_multiply_adds_are_swin_t(timm_swin_t):
     assert macs == count_macs(timm_swin_t, images)
 
 
-def _timm_block_and_ours(size, window=7, shift=3, dim=16, heads=2):
+def _timm_block_and_ours(size, window=7, shift=3, dim=16, heads=2, dynamic_mask=False):
     torch.manual_seed(0)
-    theirs = SwinTransformerBlock(dim, size, heads, window_size=window, shift_size=shift).eval()
+    theirs = SwinTransformerBlock(
+        dim, size, heads, window_size=window, shift_size=shift, dynamic_mask=dynamic_mask
+    ).eval()
     ours = st.SwinBlock(dim, heads, window, shift).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)
     return theirs, ours
 
 
 def _changed(block, x, token):
+    """Tokens whose output moves when ``token``'s input moves: bool ``(H, W)``."""
     y = x.clone()
     # a random vector: a constant one would vanish in LayerNorm
     y[0, token[0], token[1]] += torch.randn(x.shape[-1], generator=torch.Generator().manual_seed(1))
@@ -82,20 +87,59 @@ def _changed(block, x, token):
         return (block(y) - block(x)).abs().amax(-1)[0] > 1e-6
 
 
-def test_timm_rolls_before_padding_and_leaks_across_the_border():
-    """pytorch-image-models issue #2438, present in timm 1.0.31.
+def _grid(H, W, rows, cols):
+    grid = torch.zeros(H, W, dtype=torch.bool)
+    grid[torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] = True
+    return grid
 
-    On a 12x12 map with window 7 and shift 3, timm rolls first and pads after,
-    so the rolled window holding original rows 10, 11, 0, 1 is one mask region:
-    the top-left token reaches the bottom rows. If this test fails, upstream has
-    fixed the leak: update the book's pitfalls chapter and this test.
+
+# Window 7, shift 3, top-left token perturbed. timm 1.0.31 rolls the unpadded map
+# and pads after, but builds its region mask for a map whose last `shift` rows
+# and columns are the wrapped ones. On 12x12 (padded to 14) the rolled window
+# holding original rows 10, 11, 0, 1 is one region, and so are columns.
+# On 10x13 rows are fine (10 + 4 padded rows) but the columns 10, 11, 12, 0 share one region.
+LEAKS = {
+    (12, 12): ([0, 1, 10, 11], [0, 1, 10, 11]),
+    (10, 13): ([0, 1, 2], [0, 10, 11, 12]),
+}
+
+
+@pytest.mark.parametrize("dynamic_mask", [False, True])
+@pytest.mark.parametrize("size", sorted(LEAKS))
+def test_timm_issue_2438_border_leak_is_still_present(size, dynamic_mask):
+    """pytorch-image-models issue #2438, present in timm 1.0.31: pins exactly what timm does.
+
+    If this fails, timm's behaviour changed (probably upstream fixed the leak):
+    update chapter 07 (pitfalls) and this test.
     """
-    theirs, ours = _timm_block_and_ours((12, 12))
+    theirs, _ = _timm_block_and_ours(size, dynamic_mask=dynamic_mask)
+    x = torch.randn(1, *size, 16)
+    allowed = tokens_reached_by(*size, (7, 7), (3, 3), (0, 0))
+    changed = _changed(theirs, x, (0, 0))
+    assert torch.equal(changed, _grid(*size, *LEAKS[size])), (
+        f"timm {timm.__version__} no longer shows the #2438 border leak on {size}: "
+        "update the book's pitfalls chapter and this test"
+    )
+    leaked = changed & ~allowed
+    assert leaked[:, size[1] - 1].any(), "the top-left token reaches the right border"
+
+
+@pytest.mark.xfail(strict=True, reason="timm #2438: timm rolls before padding and leaks across the border")
+def test_timm_block_respects_the_border():
+    """Strict xfail: an XPASS here means timm fixed #2438."""
+    theirs, _ = _timm_block_and_ours((12, 12))
     x = torch.randn(1, 12, 12, 16)
     allowed = tokens_reached_by(12, 12, (7, 7), (3, 3), (0, 0))
-    leaked = _changed(theirs, x, (0, 0)) & ~allowed
-    assert leaked[10:, :].any(), "timm no longer leaks: upstream fixed issue #2438"
-    assert torch.equal(_changed(ours, x, (0, 0)), allowed)
+    assert not (_changed(theirs, x, (0, 0)) & ~allowed).any()
+
+
+@pytest.mark.parametrize("size", sorted(LEAKS))
+def test_our_block_with_timm_weights_does_not_leak(size):
+    _, ours = _timm_block_and_ours(size)
+    x = torch.randn(1, *size, 16)
+    for token in [(0, 0), (size[0] - 1, size[1] - 1), (0, size[1] - 1), (size[0] // 2, 0)]:
+        allowed = tokens_reached_by(*size, (7, 7), (3, 3), token)
+        assert torch.equal(_changed(ours, x, token), allowed), token
 
 
 def test_timm_and_ours_agree_where_no_padding_is_needed():
@@ -103,3 +147,17 @@ def test_timm_and_ours_agree_where_no_padding_is_needed():
     x = torch.randn(2, 14, 14, 16)
     with torch.no_grad():
         assert _relative_error(ours(x), theirs(x)) < 1e-5
+
+
+def test_timm_swin_t_differs_from_ours_when_stages_need_padding(timm_swin_t):
+    """256x256: stage maps 64, 32, 16, 8, none a multiple of 7, all larger than 7.
+
+    Same weights, same windows; only the order of roll and pad differs, so the
+    logits differ (by several percent with random weights).
+    """
+    odd = timm.create_model(NAME, pretrained=False, img_size=(256, 256)).eval()
+    odd.load_state_dict(timm_swin_t.state_dict(), strict=True)
+    model = st.load_timm_state_dict(st.swin_t().eval(), timm_swin_t.state_dict())
+    images = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        assert _relative_error(model(images), odd(images)) > 1e-3

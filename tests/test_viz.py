@@ -1,5 +1,7 @@
 """Drawings return figures with the expected panels and reject bad arguments by name."""
 
+import sys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -143,3 +145,9 @@ def test_interactive_principle_builds_and_redraws():
     assert shift.max == 1
     assert isinstance(widget.result, Figure) and "window 2" in widget.result._suptitle.get_text()
     assert len(shown) >= 2
+
+
+def test_interactive_principle_without_ipywidgets_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
+    with pytest.raises(ImportError, match="pip install ipywidgets"):
+        viz.interactive_principle()

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_
 
 import swin_tutorial as st
-from reference import coordinate_mask
+from reference import coordinate_mask, rolled_window_tokens
 
 small = settings(max_examples=40, deadline=None)
 
@@ -53,16 +53,40 @@ def test_shift_mask_equals_coordinate_mask(case, data):
     _, H, W, _, (wh, ww) = case
     shift = (data.draw(st_.integers(0, wh - 1)), data.draw(st_.integers(0, ww - 1)))
     mask = st.shifted_window_mask(H, W, (wh, ww), shift)
-    # scatter the coordinate mask into windows of the rolled map
-    T = H * W
-    ids = torch.arange(T).reshape(1, H, W, 1).float()
-    rolled_ids = st.window_partition(torch.roll(ids, (-shift[0], -shift[1]), (1, 2)), (wh, ww))
-    rolled_ids = rolled_ids.reshape(-1, wh * ww).long()
-    expected = coordinate_mask(H, W, (wh, ww), shift)[rolled_ids[:, :, None], rolled_ids[:, None, :]]
+    # which original token sits at each place of each rolled window, from coordinates only
+    tokens = rolled_window_tokens(H, W, (wh, ww), shift)
+    expected = coordinate_mask(H, W, (wh, ww), shift)[tokens[:, :, None], tokens[:, None, :]]
     assert mask.dtype == torch.bool and mask.shape == expected.shape
     assert torch.equal(mask, expected)
 
 
+@small
+@given(maps_and_windows(), st_.data())
+def test_roll_then_partition_places_tokens_where_coordinates_say(case, data):
+    B, H, W, _, (wh, ww) = case
+    shift = (data.draw(st_.integers(0, wh - 1)), data.draw(st_.integers(0, ww - 1)))
+    ids = torch.arange(H * W, dtype=torch.float64).reshape(1, H, W, 1).expand(B, H, W, 1)
+    windows = st.window_partition(st.cyclic_shift(ids, shift), (wh, ww)).reshape(B, -1, wh * ww)
+    expected = rolled_window_tokens(H, W, (wh, ww), shift).double()
+    assert torch.equal(windows, expected.expand_as(windows))
+
+
+@small
+@given(maps_and_windows(), st_.data())
+def test_every_query_attends_exactly_its_window_and_region(case, data):
+    """Per query: allowed keys = same rolled window and same side of every wrap, counted by hand."""
+    _, H, W, _, (wh, ww) = case
+    sh, sw = data.draw(st_.integers(0, wh - 1)), data.draw(st_.integers(0, ww - 1))
+    mask = st.shifted_window_mask(H, W, (wh, ww), (sh, sw))
+    tokens = rolled_window_tokens(H, W, (wh, ww), (sh, sw))
+    w = data.draw(st_.integers(0, tokens.shape[0] - 1))
+    n = data.draw(st_.integers(0, wh * ww - 1))
+    i, j = divmod(tokens[w, n].item(), W)
+    for m in range(wh * ww):
+        k, l = divmod(tokens[w, m].item(), W)
+        # original rows < sh (columns < sw) are the ones the roll carried to the far end
+        same_side = (i < sh) == (k < sh) and (j < sw) == (l < sw)
+        assert mask[w, n, m].item() == same_side, (w, n, m)
 def test_mask_without_shift_allows_everything_in_a_window():
     assert st.shifted_window_mask(14, 21, 7, 0).all()
 
