@@ -5,18 +5,25 @@ compares with the package's reference implementation, prints a verdict and
 returns a :class:`CheckResult`. A student's exception is reported, never raised.
 On the first failing input the message shows that input, expected versus
 received (shape, a small slice, the largest error) and a hint at the likely bug.
+
+When the environment variable named by :data:`GRADE_LOG_VARIABLE` holds a file
+path, every result is also appended to that file as one JSON line; this is how
+``python -m swin_tutorial.grading`` collects the scores of a notebook it runs.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from .attention import window_attention
 from .complexity import attention_flops
+from .neighborhood import neighborhood_attention_2d, sliding_window_attention_1d
 from .position import relative_position_index
 from .windows import shifted_window_mask, window_partition, window_reverse
 
@@ -32,6 +39,17 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.message
+
+
+GRADE_LOG_VARIABLE = "SWIN_TUTORIAL_GRADE_LOG"
+
+
+def _log_for_grader(result: CheckResult) -> None:
+    """Append ``result`` as a JSON line to the grader's log, when a grader set one."""
+    path = os.environ.get(GRADE_LOG_VARIABLE)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(asdict(result)) + "\n")
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,9 @@ def _run(
         message += f"\n  ({passed}/{len(cases)} cases passed)"
     if verbose:
         print(message)
-    return CheckResult(name, first_failure is None, score, message)
+    result = CheckResult(name, first_failure is None, score, message)
+    _log_for_grader(result)
+    return result
 
 
 def _rng(seed: int | None) -> random.Random:
@@ -329,3 +349,153 @@ def check_window_attention(fn: Callable, trials: int = 10, seed: int | None = No
     """
     cases = list(_attention_cases(_rng(seed), trials))
     return _run("check_window_attention", fn, cases, _attention_hint, verbose)
+
+
+def _generator(rng: random.Random) -> torch.Generator:
+    return torch.Generator().manual_seed(rng.getrandbits(31))
+
+
+def _masked_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """softmax(q k^T * scale, pairs not ``allowed`` removed) v, for ``(..., T, d)`` tensors."""
+    scores = (q @ k.transpose(-2, -1) * scale).masked_fill(~allowed, float("-inf"))
+    return scores.softmax(-1).nan_to_num() @ v
+
+
+def _first_matching_advice(
+    received: object, candidates: dict[str, Callable[[], torch.Tensor]], fallback: str
+) -> str:
+    """The advice whose wrong implementation reproduces ``received`` (else ``fallback``)."""
+    if not isinstance(received, torch.Tensor):
+        return fallback
+    for advice, wrong in candidates.items():
+        expected = wrong()
+        if received.shape == expected.shape and torch.allclose(
+            received.double(), expected, atol=1e-6
+        ):
+            return advice
+    return fallback
+
+
+def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    for _ in range(trials):
+        kernel, dilation = rng.choice([1, 3, 3, 5]), rng.choice([1, 1, 2])
+        H = kernel * dilation + rng.randint(0, 4)
+        W = kernel * dilation + rng.randint(0, 4)
+        B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
+        g = _generator(rng)
+        q, k, v = (torch.randn(B, heads, H, W, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        yield _Case(
+            f"q, k, v of shape {(B, heads, H, W, d)} (B, heads, H, W, d), "
+            f"kernel_size={kernel}, dilation={dilation}",
+            (q, k, v, kernel, dilation),
+            neighborhood_attention_2d(q, k, v, kernel, dilation, backend="dense"),
+        )
+
+
+def _neighborhood_hint(case: _Case, received: object) -> str:
+    q, k, v, kernel, dilation = case.args
+    B, heads, H, W, d = q.shape
+    flat = [t.reshape(B, heads, H * W, d) for t in (q, k, v)]
+    i = torch.arange(H).repeat_interleave(W)
+    j = torch.arange(W).repeat(H)
+    di, dj = i[:, None] - i[None, :], j[:, None] - j[None, :]
+    radius = kernel // 2 * dilation
+    truncated = (di.abs() <= radius) & (dj.abs() <= radius) & (di % dilation == 0) & (dj % dilation == 0)
+
+    def attend(allowed: torch.Tensor, scale: float) -> torch.Tensor:
+        return _masked_attention(*flat, allowed, scale).reshape(q.shape)
+
+    reference = neighborhood_attention_2d
+    candidates = {
+        "at the borders the window must be shifted inward so every query keeps exactly "
+        "kernel_size**2 keys; you cut it off instead (a centred window clipped at the edge)":
+            lambda: attend(truncated, d ** -0.5),
+        "scale the scores by d ** -0.5 before the softmax":
+            lambda: reference(q * d ** 0.5, k, v, kernel, dilation, backend="dense"),
+    }
+    return _first_matching_advice(
+        received, candidates,
+        "each query (i, j) attends the kernel_size x kernel_size keys of its group "
+        "(positions with the same index modulo dilation), centred on it where possible and "
+        "shifted inward at the borders; scores q.k * d ** -0.5, softmax over those keys",
+    )
+
+
+def check_neighborhood_attention(fn: Callable, trials: int = 10, seed: int | None = None,
+                                 verbose: bool = True) -> CheckResult:
+    """Check ``fn(q, k, v, kernel_size, dilation) -> (B, heads, H, W, d)``.
+
+    ``q, k, v``: ``(B, heads, H, W, d)``; the reference is
+    :func:`swin_tutorial.neighborhood.neighborhood_attention_2d` without bias.
+    """
+    cases = list(_neighborhood_cases(_rng(seed), trials))
+    return _run("check_neighborhood_attention", fn, cases, _neighborhood_hint, verbose)
+
+
+def _sliding_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    for trial in range(trials):
+        causal = trial % 2 == 0
+        length, window = rng.randint(4, 24), rng.randint(1, 8)
+        B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
+        g = _generator(rng)
+        q, k, v = (torch.randn(B, heads, length, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        yield _Case(
+            f"q, k, v of shape {(B, heads, length, d)} (B, heads, L, d), window={window}, "
+            f"causal={causal}",
+            (q, k, v, window, causal),
+            sliding_window_attention_1d(q, k, v, window, causal, backend="dense"),
+        )
+
+
+def _sliding_hint(case: _Case, received: object) -> str:
+    q, k, v, window, causal = case.args
+    t = torch.arange(q.shape[2])
+    offset = t[:, None] - t[None, :]  # query minus key
+    scale = q.shape[-1] ** -0.5
+
+    def attend(allowed: torch.Tensor) -> torch.Tensor:
+        return _masked_attention(q, k, v, allowed, scale)
+
+    if causal:
+        candidates = {
+            "you let each query see window + 1 keys (t - window <= s <= t, the convention of "
+            "Mistral's reference code); here query t sees t - window < s <= t":
+                lambda: attend((offset >= 0) & (offset <= window)),
+            "the causal window must not reach the future: keep only keys s <= t":
+                lambda: attend(offset.abs() < window),
+        }
+    else:
+        candidates = {
+            "the symmetric band is |t - s| <= window // 2 (window // 2 on each side), "
+            "not |t - s| <= window":
+                lambda: attend(offset.abs() <= window),
+            "with causal=False the band is symmetric: keys on both sides of the query":
+                lambda: attend((offset >= 0) & (offset < window)),
+        }
+    candidates["scale the scores by d ** -0.5 before the softmax"] = lambda: (
+        sliding_window_attention_1d(q * scale ** -1, k, v, window, causal, backend="dense")
+    )
+    return _first_matching_advice(
+        received, candidates,
+        "causal: query t attends keys s with t - window < s <= t; otherwise |t - s| <= "
+        "window // 2; scores q.k * d ** -0.5, softmax over the allowed keys",
+    )
+
+
+def check_sliding_window_1d(fn: Callable, trials: int = 10, seed: int | None = None,
+                            verbose: bool = True) -> CheckResult:
+    """Check ``fn(q, k, v, window, causal) -> (B, heads, L, d)``.
+
+    ``q, k, v``: ``(B, heads, L, d)``; the reference is
+    :func:`swin_tutorial.neighborhood.sliding_window_attention_1d`.
+    """
+    cases = list(_sliding_cases(_rng(seed), trials))
+    return _run("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
+
+
+if __name__ == "__main__":  # python -m swin_tutorial.exercises grade SUBMISSIONS_DIR
+    from .grading import main
+
+    raise SystemExit(main())

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # The `jupyter-book` script of the environment running pytest.
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
+# How sphinx-exercise marks a solution in the HTML.
+SOLUTION_MARKER = 'class="solution'
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -38,3 +41,23 @@ def test_book_builds_without_warnings(tmp_path):
     html = tmp_path / "_build" / "html"
     assert (html / "index.html").exists(), log
     assert (html / "book" / "intro.html").exists(), log
+    # The default edition keeps the (collapsed) solutions: the marker the
+    # student-edition test looks for is really there.
+    assert any(SOLUTION_MARKER in page.read_text() for page in html.rglob("*.html"))
+
+
+def test_student_edition_has_no_solutions(tmp_path):
+    """`make student` builds with -W and leaves no solution (nor notebook source) behind."""
+    command = [
+        "make", "-o", "env", "student",
+        f"BIN={JUPYTER_BOOK.parent}", f"STUDENT_OUT={tmp_path}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    log = result.stdout[-6000:] + result.stderr[-6000:]
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{log}"
+    html = tmp_path / "_build" / "html"
+    pages = list(html.rglob("*.html"))
+    assert any(page.name == "04_windows.html" for page in pages), log
+    leaks = [str(page) for page in pages if SOLUTION_MARKER in page.read_text()]
+    assert leaks == []
+    assert not (html / "_sources").exists()

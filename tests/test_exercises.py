@@ -1,5 +1,7 @@
 """The exercise checkers accept the reference and reject realistic wrong answers."""
 
+import json
+
 import pytest
 import torch
 
@@ -59,6 +61,49 @@ def _attention_mask_interleaved(q, k, v, bias, mask):
     return scores.masked_fill(blocked, float("-inf")).softmax(-1) @ v
 
 
+def _neighborhood(q, k, v, kernel, dilation):
+    return st.neighborhood.neighborhood_attention_2d(q, k, v, kernel, dilation)
+
+
+def _neighborhood_clipped_at_borders(q, k, v, kernel, dilation):
+    """A centred window cut off at the border (fewer keys there), from coordinates."""
+    B, heads, H, W, d = q.shape
+    rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    rows, cols = rows.reshape(-1), cols.reshape(-1)
+    dr, dc = rows[:, None] - rows[None, :], cols[:, None] - cols[None, :]
+    reach = kernel // 2 * dilation
+    allowed = (dr.abs() <= reach) & (dc.abs() <= reach) & (dr % dilation == 0) & (dc % dilation == 0)
+    flat = [t.reshape(B, heads, H * W, d) for t in (q, k, v)]
+    out = torch.nn.functional.scaled_dot_product_attention(*flat, attn_mask=allowed)
+    return out.reshape(q.shape)
+
+
+def _neighborhood_unscaled(q, k, v, kernel, dilation):
+    return _neighborhood(q * q.shape[-1] ** 0.5, k, v, kernel, dilation)
+
+
+def _sliding(q, k, v, window, causal):
+    return st.neighborhood.sliding_window_attention_1d(q, k, v, window, causal)
+
+
+def _sliding_band(q, k, v, allowed_offsets):
+    t = torch.arange(q.shape[2])
+    allowed = allowed_offsets(t[:, None] - t[None, :])
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+
+
+def _sliding_one_key_too_many(q, k, v, window, causal):
+    if causal:
+        return _sliding_band(q, k, v, lambda off: (off >= 0) & (off <= window))
+    return _sliding(q, k, v, window, causal)
+
+
+def _sliding_band_too_wide(q, k, v, window, causal):
+    if causal:
+        return _sliding(q, k, v, window, causal)
+    return _sliding_band(q, k, v, lambda off: off.abs() <= window)
+
+
 def _crashes(*args):
     raise RuntimeError("student bug")
 
@@ -72,6 +117,8 @@ def _crashes(*args):
         (ex.check_relative_position_index, st.relative_position_index),
         (ex.check_attention_flops, attention_flops),
         (ex.check_window_attention, _attention),
+        (ex.check_neighborhood_attention, _neighborhood),
+        (ex.check_sliding_window_1d, _sliding),
     ],
 )
 def test_reference_passes(checker, reference, capsys):
@@ -94,6 +141,10 @@ def test_reference_passes(checker, reference, capsys):
         (ex.check_window_attention, _attention_unscaled, "d ** -0.5"),
         (ex.check_window_attention, _attention_without_bias, "relative position bias"),
         (ex.check_window_attention, _attention_mask_interleaved, "repeat the mask over the batch"),
+        (ex.check_neighborhood_attention, _neighborhood_clipped_at_borders, "shifted inward"),
+        (ex.check_neighborhood_attention, _neighborhood_unscaled, "d ** -0.5"),
+        (ex.check_sliding_window_1d, _sliding_one_key_too_many, "window + 1 keys"),
+        (ex.check_sliding_window_1d, _sliding_band_too_wide, "window // 2 on each side"),
     ],
 )
 def test_wrong_solution_fails_with_hint(checker, wrong, hint):
@@ -113,3 +164,15 @@ def test_student_exception_is_reported_not_raised():
 def test_failure_shows_expected_and_received_shapes():
     result = ex.check_window_partition(lambda x, m: x, seed=0, verbose=False)
     assert "expected shape" in result.message and "received shape" in result.message
+
+
+def test_results_reach_the_grader_log(tmp_path, monkeypatch):
+    log = tmp_path / "grades.jsonl"
+    monkeypatch.setenv(ex.GRADE_LOG_VARIABLE, str(log))
+    ex.check_window_partition(st.window_partition, seed=0, verbose=False)
+    ex.check_shift_mask(_inverted_mask, seed=0, verbose=False)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["name"], r["passed"]) for r in lines] == [
+        ("check_window_partition", True), ("check_shift_mask", False)
+    ]
+    assert lines[1]["score"] < 1.0 and "inverted" in lines[1]["message"]
