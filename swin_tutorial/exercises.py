@@ -24,7 +24,7 @@ import torch
 from .attention import window_attention
 from .complexity import attention_flops
 from .neighborhood import neighborhood_attention_2d, sliding_window_attention_1d
-from .position import relative_position_index
+from .position import log_spaced_coordinates, relative_position_index
 from .windows import shifted_window_mask, window_partition, window_reverse
 
 
@@ -493,6 +493,53 @@ def check_sliding_window_1d(fn: Callable, trials: int = 10, seed: int | None = N
     """
     cases = list(_sliding_cases(_rng(seed), trials))
     return _run("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
+
+
+def _log_coordinates_hint(case: _Case, received: object) -> str:
+    (window_size,) = case.args
+    expected = case.expected
+    if not isinstance(received, torch.Tensor) or received.shape != expected.shape:
+        return "return a float tensor (T, 2), T = (2 M_h - 1)(2 M_w - 1), one row per offset"
+    wh, ww = (window_size, window_size) if isinstance(window_size, int) else window_size
+    dh = torch.arange(-(wh - 1), wh, dtype=torch.float64)
+    dw = torch.arange(-(ww - 1), ww, dtype=torch.float64)
+    offsets = torch.stack(torch.meshgrid(dh, dw, indexing="ij"), dim=-1).reshape(-1, 2)
+    scale = torch.tensor([max(wh - 1, 1), max(ww - 1, 1)], dtype=torch.float64)
+
+    def log_map(x: torch.Tensor, log=torch.log2, divisor: float = 3.0) -> torch.Tensor:
+        return torch.sign(x) * log(1 + x.abs()) / divisor
+
+    candidates = {
+        "divide each offset by the window minus one (M - 1) before scaling it to [-8, 8]":
+            lambda: log_map(offsets * 8),
+        "after normalising to [-1, 1], multiply by 8 before the log":
+            lambda: log_map(offsets / scale),
+        "use log2 and divide by log2(8) = 3: sign(x) * log2(1 + |x|) / log2(8)":
+            lambda: log_map(offsets / scale * 8, torch.log, 1.0),
+        "rows are (dh, dw), row-major over dh then dw, like relative_position_index":
+            lambda: log_map(offsets / scale * 8).flip(-1),
+    }
+    return _first_matching_advice(
+        received, candidates,
+        "offsets (dh, dw) in [-(M-1), M-1], divided by M - 1, times 8, then "
+        "sign(x) * log2(1 + |x|) / log2(8)",
+    )
+
+
+def check_log_spaced_coordinates(fn: Callable, seed: int | None = None,
+                                 verbose: bool = True) -> CheckResult:
+    """Check ``fn(window_size) -> float (T, 2)``, Swin V2's log-spaced relative offsets.
+
+    ``window_size`` is ``M`` or ``(M_h, M_w)``; the reference is
+    :func:`swin_tutorial.position.log_spaced_coordinates` (normalised by the window).
+    """
+    rng = _rng(seed)
+    sizes: list = [2, 7, 8, (3, 5)] + [(rng.randint(2, 12), rng.randint(2, 12)) for _ in range(4)]
+    cases = [
+        _Case(f"window_size={size!r}", (size,), log_spaced_coordinates(size).double())
+        for size in sizes
+    ]
+    return _run("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
 
 
 if __name__ == "__main__":  # python -m swin_tutorial.exercises grade SUBMISSIONS_DIR

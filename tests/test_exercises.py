@@ -104,6 +104,19 @@ def _sliding_band_too_wide(q, k, v, window, causal):
     return _sliding_band(q, k, v, lambda off: off.abs() <= window)
 
 
+def _log_coordinates(window_size, divide_by_window=True, log=torch.log2, swap=False):
+    """Swin V2's offsets written from the formula, optionally with one of the usual slips."""
+    wh, ww = (window_size, window_size) if isinstance(window_size, int) else window_size
+    rows = [
+        (dh / (wh - 1) if divide_by_window else dh, dw / (ww - 1) if divide_by_window else dw)
+        for dh in range(-(wh - 1), wh)
+        for dw in range(-(ww - 1), ww)
+    ]
+    x = torch.tensor(rows, dtype=torch.float64) * 8
+    x = torch.sign(x) * log(1 + x.abs()) / log(torch.tensor(8.0, dtype=torch.float64))
+    return x.flip(-1) if swap else x
+
+
 def _crashes(*args):
     raise RuntimeError("student bug")
 
@@ -119,6 +132,7 @@ def _crashes(*args):
         (ex.check_window_attention, _attention),
         (ex.check_neighborhood_attention, _neighborhood),
         (ex.check_sliding_window_1d, _sliding),
+        (ex.check_log_spaced_coordinates, _log_coordinates),
     ],
 )
 def test_reference_passes(checker, reference, capsys):
@@ -145,6 +159,9 @@ def test_reference_passes(checker, reference, capsys):
         (ex.check_neighborhood_attention, _neighborhood_unscaled, "d ** -0.5"),
         (ex.check_sliding_window_1d, _sliding_one_key_too_many, "window + 1 keys"),
         (ex.check_sliding_window_1d, _sliding_band_too_wide, "window // 2 on each side"),
+        (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, divide_by_window=False),
+         "minus one (M - 1)"),
+        (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, swap=True), "(dh, dw)"),
     ],
 )
 def test_wrong_solution_fails_with_hint(checker, wrong, hint):
