@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: env book student test clean
+.PHONY: env book student mathjax book-offline test clean
 
 env: $(STAMP)
 
@@ -20,20 +20,54 @@ $(STAMP): requirements.txt pyproject.toml
 book: env
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# An edition's configuration: _config.yml with the `sphinx` keys of an overlay
+# (book/*_edition.yml) added. Usage: $(EDITION_CONFIG) OVERLAY OUTPUT
+EDITION_CONFIG = $(BIN)/python -c 'import sys, yaml; c, o = (yaml.safe_load(open(f)) for f in sys.argv[1:3]); \
+	  c["sphinx"]["recursive_update"] = o["sphinx"].get("recursive_update", False); \
+	  c["sphinx"]["config"].update(o["sphinx"]["config"]); \
+	  yaml.safe_dump(c, open(sys.argv[3], "w"))' _config.yml
+
 # The student edition: every exercise solution removed, built into
 # _build/student/_build/html; book/student_edition.yml says what differs.
 STUDENT_OUT ?= _build/student
 STUDENT_CONFIG := $(STUDENT_OUT)/_config.yml
 student: env
 	mkdir -p $(STUDENT_OUT)
-	$(BIN)/python -c 'import sys, yaml; c, o = (yaml.safe_load(open(f)) for f in sys.argv[1:3]); \
-	  c["sphinx"]["recursive_update"] = o["sphinx"]["recursive_update"]; \
-	  c["sphinx"]["config"].update(o["sphinx"]["config"]); \
-	  yaml.safe_dump(c, open(sys.argv[3], "w"))' _config.yml book/student_edition.yml $(STUDENT_CONFIG)
+	$(EDITION_CONFIG) book/student_edition.yml $(STUDENT_CONFIG)
 	$(BIN)/jupyter-book build . --config $(STUDENT_CONFIG) --path-output $(STUDENT_OUT) -W -n --keep-going
 
-# Package tests (they include both book builds), then strict nbval on every chapter.
-test: env
+# MathJax for the offline edition, from the npm registry, installed once into
+# _build/mathjax (a cache, never committed): the tex-mml-chtml component the
+# book uses, the parts it loads at run time (TeX extensions, fonts, renderers,
+# menu, accessibility) and its licence, copied to _build/mathjax/static/mathjax.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_DIR := _build/mathjax
+MATHJAX_STAMP := $(MATHJAX_DIR)/installed-$(MATHJAX_VERSION)
+mathjax: $(MATHJAX_STAMP)
+
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null || { echo "make mathjax: npm is needed to install MathJax for the offline edition"; exit 1; }
+	npm install --prefix $(MATHJAX_DIR) --no-save --no-audit --no-fund mathjax@$(MATHJAX_VERSION)
+	rm -rf $(MATHJAX_DIR)/static $(MATHJAX_DIR)/installed-*
+	mkdir -p $(MATHJAX_DIR)/static/mathjax
+	cd $(MATHJAX_DIR)/node_modules/mathjax && cp -r LICENSE es5/tex-mml-chtml.js es5/input es5/output \
+	  es5/ui es5/a11y es5/sre es5/adaptors $(CURDIR)/$(MATHJAX_DIR)/static/mathjax/
+	touch $(MATHJAX_STAMP)
+
+# The offline edition: equations typeset by the MathJax copy served with the
+# site instead of a CDN, so the book works with no internet; built into
+# _build/offline/_build/html. book/offline_edition.yml says what differs.
+OFFLINE_OUT ?= _build/offline
+OFFLINE_CONFIG := $(OFFLINE_OUT)/_config.yml
+book-offline: env mathjax
+	mkdir -p $(OFFLINE_OUT)
+	$(EDITION_CONFIG) book/offline_edition.yml $(OFFLINE_CONFIG)
+	$(BIN)/jupyter-book build . --config $(OFFLINE_CONFIG) --path-output $(OFFLINE_OUT) -W -n --keep-going
+	@echo "offline edition: $$(du -sh $(OFFLINE_OUT)/_build/html | cut -f1) in $(OFFLINE_OUT)/_build/html"
+
+# Package tests (they include the book builds of every edition and the browser
+# test, tests/test_browser.py), then strict nbval on every chapter.
+test: env mathjax
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 

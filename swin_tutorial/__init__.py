@@ -6,8 +6,11 @@ Every public function states its tensor shapes; feature maps are channels-last
 
 from .attention import CosineWindowAttention, WindowAttention, window_attention
 from .bench import peak_memory_bytes, time_callable
+from .data import cross_window_dataset, cross_window_loaders, digits_loaders, load_digits
+from .decoder import SlidingWindowDecoder
 from .devices import default_device
 from .model import (
+    NeighborhoodBlock,
     PatchEmbed,
     PatchMerging,
     SwinBlock,
@@ -16,18 +19,33 @@ from .model import (
     SwinV2Block,
     load_timm_state_dict,
     swin_nano,
+    swin_single_resolution,
     swin_t,
     swinv2_t,
 )
-from .neighborhood import neighborhood_mask
+from .neighborhood import (
+    FullKVCache,
+    NeighborhoodAttention2D,
+    RollingKVCache,
+    longformer_mask,
+    neighborhood_attention_2d,
+    neighborhood_mask,
+    sliding_window_attention_1d,
+    sliding_window_mask,
+)
 from .patterns import (
     global_pattern,
+    halo_pattern,
+    layers_to_cover,
     neighborhood_pattern,
+    overlapping_window_pattern,
+    pattern_cost,
     receptive_field,
+    receptive_field_sizes,
     shifted_window_pattern,
     window_pattern,
 )
-from .position import relative_position_index
+from .position import log_spaced_coordinates, relative_position_index
 from .windows import (
     crop_to,
     cyclic_shift,
@@ -40,30 +58,50 @@ from .windows import (
 )
 
 __all__ = [
+    "CosineWindowAttention",
+    "FullKVCache",
+    "NeighborhoodAttention2D",
+    "NeighborhoodBlock",
     "PatchEmbed",
     "PatchMerging",
+    "RollingKVCache",
+    "SlidingWindowDecoder",
     "SwinBlock",
     "SwinStage",
     "SwinTransformer",
     "SwinV2Block",
-    "CosineWindowAttention",
     "WindowAttention",
     "crop_to",
+    "cross_window_dataset",
+    "cross_window_loaders",
     "cyclic_shift",
     "default_device",
+    "digits_loaders",
     "global_pattern",
+    "halo_pattern",
+    "layers_to_cover",
+    "load_digits",
     "load_timm_state_dict",
+    "log_spaced_coordinates",
+    "longformer_mask",
+    "neighborhood_attention_2d",
     "neighborhood_mask",
     "neighborhood_pattern",
-    "peak_memory_bytes",
+    "overlapping_window_pattern",
     "pad_to_window_multiple",
+    "pattern_cost",
+    "peak_memory_bytes",
     "receptive_field",
+    "receptive_field_sizes",
     "region_ids",
     "relative_position_index",
     "reverse_cyclic_shift",
     "shifted_window_mask",
     "shifted_window_pattern",
+    "sliding_window_attention_1d",
+    "sliding_window_mask",
     "swin_nano",
+    "swin_single_resolution",
     "swin_t",
     "swinv2_t",
     "time_callable",

@@ -175,7 +175,8 @@ class _WindowSelfAttention(nn.Module):
             mask: bool ``(nW, N, N)``, ``True`` where a query may attend a key.
             return_attention: also return the weights ``(B * nW, heads, N, N)``
                 (computed on the explicit path whatever ``fused`` says).
-            window_size: ``(wh, ww)`` of these windows if smaller than the module's.
+            window_size: ``(wh, ww)`` of these windows, if not the module's
+                (:class:`WindowAttention`: not larger than the module's window).
 
         Returns:
             ``(B * nW, N, C)``, or ``(out, attn)`` with ``return_attention``.
@@ -266,10 +267,13 @@ class CosineWindowAttention(_WindowSelfAttention):
     Args:
         dim, num_heads, window_size, attn_drop, proj_drop, fused: as in
             :class:`WindowAttention`.
-        qkv_bias: learn biases for queries and values (keys get none: a key
-            bias cancels in the softmax).
+        qkv_bias: learn biases for queries and values; keys get none, as in
+            the official code and timm (with dot products a key bias would
+            cancel in the softmax; with cosine similarity it would not).
         pretrained_window_size: window whose offsets the bias network was trained
-            on; offsets are normalised by it (default: ``window_size``).
+            on; offsets of every window are normalised by it. ``None`` (the
+            default, timm's ``0``): each window's offsets are normalised by that
+            window itself.
         cpb_hidden: width of the bias network's hidden layer.
     """
 
@@ -289,7 +293,7 @@ class CosineWindowAttention(_WindowSelfAttention):
     ) -> None:
         super().__init__(dim, num_heads, window_size, attn_drop, proj_drop, fused)
         self.pretrained_window_size = (
-            self.window_size
+            None
             if pretrained_window_size is None
             else to_pair("pretrained_window_size", pretrained_window_size)
         )
@@ -302,13 +306,23 @@ class CosineWindowAttention(_WindowSelfAttention):
         self.v_bias = nn.Parameter(torch.zeros(dim)) if qkv_bias else None
 
     def relative_position_bias(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
-        """Bias of every (query, key) pair from the bias network: ``(heads, N, N)``, in (0, 16)."""
-        window = self.window_size if window_size is None else window_size
-        offsets = log_spaced_coordinates(
-            window, self.pretrained_window_size, device=self.logit_scale.device
-        ).to(self.logit_scale.dtype)
-        table = self.cpb_mlp(offsets)  # (T, heads)
-        return 16 * torch.sigmoid(gather_relative_position_bias(table, self._index(window)))
+        """Bias of every (query, key) pair from the bias network: ``(heads, N, N)``, in (0, 16).
+
+        The network is evaluated at the ``(2wh - 1)(2ww - 1)`` offsets of
+        ``window_size`` (default: the module's window), which may be smaller
+        *or larger* than the module's window; offsets are normalised by
+        ``pretrained_window_size`` if one was given, else by ``window_size``.
+        """
+        window = self.window_size if window_size is None else to_pair("window_size", window_size)
+        normalizer = window if self.pretrained_window_size is None else self.pretrained_window_size
+        device = self.logit_scale.device
+        offsets = log_spaced_coordinates(window, normalizer, device=device).to(self.logit_scale.dtype)
+        table = self.cpb_mlp(offsets)  # (T, heads), one row per offset of this window
+        if window == self.window_size:
+            index = self.relative_position_index
+        else:
+            index = relative_position_index(window, device=device)
+        return 16 * torch.sigmoid(gather_relative_position_bias(table, index))
 
     def _queries_keys_values(self, x):
         bias = None

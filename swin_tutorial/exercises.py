@@ -542,6 +542,61 @@ def check_log_spaced_coordinates(fn: Callable, seed: int | None = None,
     return _run("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
 
 
+def _receptive_field_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
+    from .model import swin_single_resolution
+    from .viz import effective_receptive_field
+
+    for trial in range(trials):
+        attention = ("shifted", "window")[trial % 2]
+        torch.manual_seed(rng.getrandbits(31))
+        model = swin_single_resolution(attention, embed_dim=8).double()
+        images = torch.rand(2, 1, 16, 16, generator=_generator(rng), dtype=torch.float64)
+        query = (rng.randrange(8), rng.randrange(8))
+        yield _Case(
+            f"a random swin_single_resolution({attention!r}, embed_dim=8), images of shape "
+            f"{tuple(images.shape)}, query token {query} of the 8x8 output map",
+            (model, images, query),
+            effective_receptive_field(model, images, query),
+        )
+
+
+def _receptive_field_hint(case: _Case, received: object) -> str:
+    model, images, (i, j) = case.args
+    if not isinstance(received, torch.Tensor) or received.shape != case.expected.shape:
+        return "return one value per input pixel: (H, W), here (16, 16)"
+
+    def gradients(of_token: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        x = images.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(of_token(model.forward_features(x)[:, i, j, :]), x)
+        return grad.sum(dim=1)  # (B, H, W): one input channel
+
+    candidates = {
+        "you differentiated the sum of the token's channels: take the norm over channels of "
+        "the Jacobian (one gradient per output channel), not the gradient of their sum":
+            lambda: gradients(lambda z: z.sum()).abs().mean(dim=0),
+        "average the per-image fields over the batch (mean), do not add them up":
+            lambda: case.expected * images.shape[0],
+    }
+    return _first_matching_advice(
+        received, candidates,
+        "for each output channel c of token (i, j) of model.forward_features(images), take the "
+        "gradient with respect to the images; the field is sqrt(sum over c and input channels "
+        "of the squared gradients), averaged over the images; use eval() mode",
+    )
+
+
+def check_effective_receptive_field(fn: Callable, trials: int = 4, seed: int | None = None,
+                                    verbose: bool = True) -> CheckResult:
+    """Check ``fn(model, images, query) -> (H, W)``, the effective receptive field.
+
+    ``model`` has ``forward_features(images) -> (B, h, w, C)``, ``images`` is
+    ``(B, C_in, H, W)``, ``query`` an ``(i, j)`` token of the output map; the
+    reference is :func:`swin_tutorial.viz.effective_receptive_field`.
+    """
+    cases = list(_receptive_field_cases(_rng(seed), trials))
+    return _run("check_effective_receptive_field", fn, cases, _receptive_field_hint, verbose)
+
+
 if __name__ == "__main__":  # python -m swin_tutorial.exercises grade SUBMISSIONS_DIR
     from .grading import main
 

@@ -10,6 +10,7 @@ that are not window multiples (pytorch-image-models issue #2438).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from ._checks import Pair, check_channels, check_positive_int, check_tensor, to_pair, to_shift_pair
 from .attention import CosineWindowAttention, WindowAttention
+from .neighborhood import NeighborhoodAttention2D
 from .windows import (
     crop_to,
     cyclic_shift,
@@ -92,6 +94,9 @@ class SwinBlock(nn.Module):
         fused: use ``F.scaled_dot_product_attention`` inside windows.
     """
 
+    #: pre-norm: the attention branch sees ``norm1(x)`` (Swin V2 attends to ``x`` itself)
+    norm_before_attention = True
+
     def __init__(
         self,
         dim: int,
@@ -159,6 +164,41 @@ class SwinBlock(nn.Module):
         x = reverse_cyclic_shift(x, shift)
         return crop_to(x, H, W)
 
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The weight every query gives every key in this block, as dense maps.
+
+        ``x`` is the block's *input* ``(B, H, W, C)`` (the block normalises it
+        itself, as in :meth:`forward`). The windows are cut exactly as in
+        :meth:`shifted_window_attention`; each window's softmax weights are then
+        written back at the original token ids, so entry ``[b, h, q, k]`` is the
+        weight of key ``k`` for query ``q`` (row-major ids ``i * W + j``) and is
+        zero wherever ``k`` is outside ``q``'s window.
+
+        Returns:
+            ``(B, heads, H*W, H*W)``; every row sums to 1.
+        """
+        check_tensor("x", x, 4, "(B, H, W, C)")
+        check_channels("x", x, self.dim)
+        B, H, W, C = x.shape
+        window, shift = effective_window_and_shift(H, W, self.window_size, self.shift_size)
+        y = self.norm1(x) if self.norm_before_attention else x
+        y, _ = pad_to_window_multiple(y, window)
+        Hp, Wp = y.shape[1], y.shape[2]
+        windows = window_partition(cyclic_shift(y, shift), window).reshape(-1, window[0] * window[1], C)
+        mask = self.attention_mask(Hp, Wp, window, shift, x.device)
+        _, attn = self.attn(windows, mask=mask, return_attention=True, window_size=window)
+        # token ids laid out, padded (padding gets id H*W, dropped below), rolled and cut like y
+        ids = torch.arange(1, H * W + 1, dtype=torch.float32, device=x.device).reshape(1, H, W, 1)
+        ids, _ = pad_to_window_multiple(ids, window)
+        ids = window_partition(cyclic_shift(ids, shift), window).reshape(-1, window[0] * window[1])
+        ids = (ids.round().long() - 1) % (H * W + 1)  # (nW, N); padding -> H*W
+        nW, N = ids.shape
+        heads = attn.shape[1]
+        attn = attn.reshape(B, nW, heads, N, N).permute(0, 2, 1, 3, 4)  # (B, heads, nW, N, N)
+        dense = attn.new_zeros(B, heads, H * W + 1, H * W + 1)
+        dense[:, :, ids[:, :, None].expand(nW, N, N), ids[:, None, :].expand(nW, N, N)] = attn
+        return dense[:, :, : H * W, : H * W]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(B, H, W, C)`` for any ``H, W >= 1``; returns the same shape."""
         check_tensor("x", x, 4, "(B, H, W, C)")
@@ -178,6 +218,8 @@ class SwinV2Block(SwinBlock):
     (Liu et al., 2022). Same arguments as :class:`SwinBlock`, plus
     ``pretrained_window_size`` for the continuous position bias.
     """
+
+    norm_before_attention = False
 
     def __init__(
         self,
@@ -211,6 +253,57 @@ class SwinV2Block(SwinBlock):
         check_channels("x", x, self.dim)
         x = x + self.drop_path1(self.norm1(self.shifted_window_attention(x)))
         return x + self.drop_path2(self.norm2(self.mlp(x)))
+
+
+class NeighborhoodBlock(nn.Module):
+    """A pre-norm Transformer block whose attention is neighbourhood attention.
+
+    The same residual structure as :class:`SwinBlock` (LN, attention, residual;
+    LN, MLP, residual), with :class:`~swin_tutorial.neighborhood.NeighborhoodAttention2D`
+    in place of (shifted) window attention: every token attends its own
+    ``kernel_size x kernel_size`` neighbours, so no windows and no shift.
+
+    Args:
+        dim: channels ``C``.
+        num_heads: attention heads; must divide ``dim``.
+        kernel_size: odd side ``k`` of each neighbourhood.
+        mlp_ratio, qkv_bias, drop_path, proj_drop: as in :class:`SwinBlock`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        kernel_size: int = 7,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        if mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = NeighborhoodAttention2D(dim, num_heads, kernel_size, qkv_bias=qkv_bias)
+        self.drop_path1 = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), proj_drop)
+        self.drop_path2 = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(B, H, W, C)`` with ``H, W >= kernel_size``; returns the same shape."""
+        check_tensor("x", x, 4, "(B, H, W, C)")
+        check_channels("x", x, self.dim)
+        x = x + self.drop_path1(self.attn(self.norm1(x)))
+        return x + self.drop_path2(self.mlp(self.norm2(x)))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, kernel_size={self.attn.kernel_size}"
+
+
+#: What the blocks of a stage attend to (see :class:`SwinStage`).
+ATTENTIONS = ("shifted", "window", "neighborhood")
 
 
 class PatchEmbed(nn.Module):
@@ -274,6 +367,15 @@ class SwinStage(nn.Module):
 
     ``version=2`` builds Swin V2 blocks and V2 patch merging.
 
+    ``attention`` chooses the blocks (the default is Swin's):
+
+    * ``"shifted"``: regular windows in even blocks, windows shifted by
+      ``window_size // 2`` in odd ones;
+    * ``"window"``: regular windows in every block, never shifted (a token
+      then only ever meets the tokens of its own window);
+    * ``"neighborhood"``: :class:`NeighborhoodBlock` s whose neighbourhood side
+      is ``window_size`` (an odd int); version 1 only.
+
     ``(B, H, W, dim) -> (B, H', W', out_dim)`` with ``H' = ceil(H/2)`` when
     ``downsample`` else ``H``.
     """
@@ -293,13 +395,15 @@ class SwinStage(nn.Module):
         proj_drop: float = 0.0,
         fused: bool = True,
         version: int = 1,
+        attention: str = "shifted",
     ) -> None:
         super().__init__()
         check_positive_int("depth", depth)
         if version not in (1, 2):
             raise ValueError(f"version must be 1 or 2, got {version!r}")
+        _check_attention(attention, version, window_size)
         window = to_pair("window_size", window_size)
-        shift = (window[0] // 2, window[1] // 2)
+        shift = (window[0] // 2, window[1] // 2) if attention == "shifted" else (0, 0)
         rates = [drop_path] * depth if isinstance(drop_path, float | int) else list(drop_path)
         if len(rates) != depth:
             raise ValueError(f"drop_path must have {depth} rates, got {len(rates)}")
@@ -309,6 +413,16 @@ class SwinStage(nn.Module):
             raise ValueError(f"without downsample, out_dim ({out_dim}) must equal dim ({dim})")
         else:
             self.downsample = nn.Identity()
+        if attention == "neighborhood":
+            self.blocks = nn.Sequential(
+                *(
+                    NeighborhoodBlock(
+                        out_dim, num_heads, window[0], mlp_ratio, qkv_bias, rates[i], proj_drop
+                    )
+                    for i in range(depth)
+                )
+            )
+            return
         block = SwinV2Block if version == 2 else SwinBlock
         self.blocks = nn.Sequential(
             *(
@@ -330,6 +444,21 @@ class SwinStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.downsample(x))
+
+
+def _check_attention(attention: object, version: int, window_size: int | Sequence[int]) -> None:
+    """Check the ``attention`` choice of a stage against its version and window."""
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    if attention != "neighborhood":
+        return
+    if version != 1:
+        raise ValueError(f"attention='neighborhood' needs version=1 (pre-norm blocks), got version={version!r}")
+    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size % 2 == 0:
+        raise ValueError(
+            f"with attention='neighborhood', window_size is the neighbourhood side and must be "
+            f"an odd int, got {window_size!r}"
+        )
 
 
 class ClassifierHead(nn.Module):
@@ -363,6 +492,13 @@ class SwinTransformer(nn.Module):
         fused: use ``F.scaled_dot_product_attention`` in every block.
         version: 1 for Swin (Liu et al., 2021), 2 for Swin V2 (Liu et al., 2022):
             cosine attention, continuous position bias, post-norm.
+        attention: ``"shifted"`` (Swin), ``"window"`` (never shifted) or
+            ``"neighborhood"`` (``window_size`` is then the odd neighbourhood
+            side); see :class:`SwinStage`.
+        init_std: standard deviation of the truncated-normal initialisation of
+            every linear layer (timm's 0.02, made for wide models); ``None``
+            keeps PyTorch's default, uniform with a scale of ``1 / sqrt(fan_in)``,
+            which lets narrow models (a few dozen channels) start learning sooner.
     """
 
     def __init__(
@@ -382,9 +518,12 @@ class SwinTransformer(nn.Module):
         attn_drop_rate: float = 0.0,
         fused: bool = True,
         version: int = 1,
+        attention: str = "shifted",
+        init_std: float | None = 0.02,
     ) -> None:
         super().__init__()
         self.img_size = to_pair("img_size", img_size)
+        self.attention = attention
         if len(depths) != len(num_heads) or not depths:
             raise ValueError(
                 f"depths and num_heads must be non-empty and of equal length, "
@@ -411,6 +550,7 @@ class SwinTransformer(nn.Module):
                     proj_drop=drop_rate,
                     fused=fused,
                     version=version,
+                    attention=attention,
                 )
             )
             start += depth
@@ -418,7 +558,10 @@ class SwinTransformer(nn.Module):
         self.num_features = dims[-1]
         self.norm = nn.LayerNorm(self.num_features)
         self.head = ClassifierHead(self.num_features, num_classes, drop_rate)
-        self.apply(_init_weights)
+        if init_std is not None:
+            if isinstance(init_std, bool) or not isinstance(init_std, int | float) or init_std <= 0:
+                raise ValueError(f"init_std must be a positive number or None, got {init_std!r}")
+            self.apply(functools.partial(_init_weights, std=init_std))
         if version == 2:
             self.apply(_init_post_norm)
 
@@ -431,9 +574,9 @@ class SwinTransformer(nn.Module):
         return self.head(self.forward_features(images))
 
 
-def _init_weights(module: nn.Module) -> None:
+def _init_weights(module: nn.Module, std: float = 0.02) -> None:
     if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
+        nn.init.trunc_normal_(module.weight, std=std)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
 
@@ -471,11 +614,13 @@ def swinv2_t(**overrides: object) -> SwinTransformer:
 
 
 def swin_nano(**overrides: object) -> SwinTransformer:
-    """A Swin small enough to train on a laptop CPU in about a minute.
+    """A two-stage Swin small enough to run, and train, on a laptop CPU.
 
     Defaults: 32x32 single-channel images (digits resized), patches of 2 (a
     16x16 token map), window 4 (so stage 1 has 16 windows and shifting
     matters), two stages of 2 blocks with 32 and 64 channels, 10 classes.
+    Chapter 12 trains it on the digits in seconds with the overrides
+    ``swin_tutorial.train.DIGITS_NANO`` (16x16 images, patches of 4, window 2).
     """
     config: dict = dict(
         img_size=32,
@@ -490,6 +635,61 @@ def swin_nano(**overrides: object) -> SwinTransformer:
     )
     config.update(overrides)
     return SwinTransformer(**config)
+
+
+def swin_single_resolution(
+    attention: str = "shifted", kernel_size: int = 5, **overrides: object
+) -> SwinTransformer:
+    """One stage, no patch merging: the model of the shift experiment (chapter 12).
+
+    Patch embedding, ``depth`` blocks at one resolution, a final layer norm,
+    mean pooling and a *linear* head. Defaults: 16x16 single-channel images,
+    patches of 2 (an 8x8 token map), window 4 (four windows), 2 blocks (one
+    regular, one shifted in Swin's alternation) of 16 channels, 2 heads and an
+    MLP ratio of 2, 2 classes, PyTorch's fan-in initialisation (``init_std=None``,
+    which this narrow model needs to start learning quickly). ``attention``
+    picks the blocks:
+
+    * ``"shifted"``: Swin's alternation of regular and shifted windows;
+    * ``"window"``: regular windows only, never shifted;
+    * ``"global"``: window attention whose window is the whole token map
+      (``img_size // patch_size``), i.e. global attention with a relative
+      position bias; inputs larger than ``img_size`` are cut into windows again;
+    * ``"neighborhood"``: neighbourhood attention with ``kernel_size`` (odd).
+
+    Any :class:`SwinTransformer` argument can be overridden, except that
+    ``depths`` and ``num_heads`` must have one entry each.
+    """
+    variants = ("shifted", "window", "global", "neighborhood")
+    if attention not in variants:
+        raise ValueError(f"attention must be one of {variants}, got {attention!r}")
+    config: dict = dict(
+        img_size=16,
+        patch_size=2,
+        in_chans=1,
+        num_classes=2,
+        embed_dim=16,
+        depths=(2,),
+        num_heads=(2,),
+        window_size=4,
+        mlp_ratio=2.0,
+        drop_path_rate=0.0,
+        init_std=None,
+    )
+    config.update(overrides)
+    if len(config["depths"]) != 1 or len(config["num_heads"]) != 1:
+        raise ValueError(
+            f"a single-resolution model has one stage: depths and num_heads need one entry each, "
+            f"got depths={tuple(config['depths'])}, num_heads={tuple(config['num_heads'])}"
+        )
+    if attention == "global":
+        h, w = to_pair("img_size", config["img_size"])
+        patch = check_positive_int("patch_size", config["patch_size"])
+        config["window_size"] = (h // patch, w // patch)
+        attention = "window"
+    elif attention == "neighborhood":
+        config["window_size"] = kernel_size
+    return SwinTransformer(attention=attention, **config)
 
 
 def load_timm_state_dict(

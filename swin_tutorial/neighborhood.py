@@ -14,13 +14,21 @@ Each attention here has two implementations with the same numbers: a dense
 masked one that runs everywhere (it builds the full ``T x T`` mask, so memory is
 quadratic: a reference, not a fast path) and one through FlexAttention
 (``torch.nn.attention.flex_attention``), which skips blocks that the mask
-empties. :func:`resolve_backend` says which one a call will use.
+empties. :func:`resolve_backend` says which one a call will use. The 1-D
+sliding window has a third, ``"blocked"``: it cuts the sequence into blocks
+and lets each block of queries attend to its own and the neighbouring blocks of
+keys, so it computes a number of scores linear in ``L`` on any device.
+
+For decoding, :class:`RollingKVCache` keeps the last ``window`` keys and values
+in a ring buffer (constant memory) and :class:`FullKVCache` keeps them all
+(memory growing with the sequence); both give the outputs of the full-sequence
+computation token by token.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +37,8 @@ from torch import nn
 from ._checks import check_channels, check_divides, check_positive_int, check_tensor
 
 BACKENDS = ("auto", "dense", "flex")
+#: Backends of :func:`sliding_window_attention_1d`: those of :func:`resolve_backend` and ``"blocked"``.
+SLIDING_BACKENDS = (*BACKENDS, "blocked")
 
 
 def _axis_neighbourhood(
@@ -307,7 +317,8 @@ def sliding_window_mask(
     """Which key each query sees in 1-D sliding-window attention: bool ``(L, L)``.
 
     Causal: query ``t`` sees keys ``s`` with ``t - window < s <= t`` (``window``
-    keys, itself included; fewer at the start). Non-causal: ``|t - s| <= window // 2``.
+    keys, itself included; fewer at the start). Non-causal: ``|t - s| <= window // 2``
+    (``2 * (window // 2) + 1`` keys away from the ends: an even window counts one more).
     """
     check_positive_int("length", length)
     check_positive_int("window", window)
@@ -316,6 +327,42 @@ def sliding_window_mask(
     if causal:
         return (offset >= 0) & (offset < window)
     return offset.abs() <= window // 2
+
+
+def longformer_mask(
+    length: int,
+    window: int,
+    global_tokens: Sequence[int] = (),
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Longformer's pattern: a symmetric band plus a few global tokens. Bool ``(L, L)``.
+
+    Query ``t`` may attend key ``s`` when ``|t - s| <= window // 2`` (the band
+    of :func:`sliding_window_mask` with ``causal=False``), or when ``t`` or ``s``
+    is a global token: a global token attends to every token, and every token
+    attends to it.
+
+    Args:
+        length: sequence length ``L``.
+        window: Longformer's ``attention_window`` ``w``: ``w // 2`` keys on each side.
+        global_tokens: positions in ``[0, L)`` with global attention (e.g. ``[CLS]`` at 0).
+        device: where to build the mask.
+    """
+    band = sliding_window_mask(length, window, causal=False, device=device)
+    if isinstance(global_tokens, torch.Tensor | str) or not isinstance(global_tokens, Sequence):
+        raise TypeError(
+            f"global_tokens must be a sequence of ints (positions), got {type(global_tokens).__name__}"
+        )
+    for position in global_tokens:
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise TypeError(f"global_tokens must hold ints, got {position!r} in {list(global_tokens)!r}")
+        if not 0 <= position < length:
+            raise ValueError(
+                f"global_tokens must be positions in [0, {length}) (length={length}), got {position}"
+            )
+    is_global = torch.zeros(length, dtype=torch.bool, device=band.device)
+    is_global[list(global_tokens)] = True
+    return band | is_global[:, None] | is_global[None, :]
 
 
 def sliding_window_attention_1d(
@@ -332,12 +379,19 @@ def sliding_window_attention_1d(
         q, k, v: ``(B, heads, L, d)``.
         window: keys per query in the causal case (see :func:`sliding_window_mask`).
         causal: only the past (language models) or a symmetric band.
-        backend: ``"auto"``, ``"dense"`` or ``"flex"``.
+        backend: ``"auto"``, ``"dense"`` or ``"flex"`` (see :func:`resolve_backend`),
+            or ``"blocked"``: blocks of queries against neighbouring blocks of keys,
+            a number of scores linear in ``L`` (see :func:`blocked_score_count`).
 
     Returns:
         ``(B, heads, L, d)``.
     """
     _check_qkv(q, k, v, 4, "(B, heads, L, d)")
+    check_positive_int("window", window)
+    if backend not in SLIDING_BACKENDS:
+        raise ValueError(f"backend must be one of {SLIDING_BACKENDS}, got {backend!r}")
+    if backend == "blocked":
+        return _blocked_sliding_attention(q, k, v, window, causal)
     L = q.shape[2]
     mask = sliding_window_mask(L, window, causal, device=q.device)
     if resolve_backend(backend, q.device) == "dense":
@@ -350,6 +404,75 @@ def sliding_window_attention_1d(
         return offset.abs() <= window // 2
 
     return _flex(q, k, v, mask_mod, None)
+
+
+def _block_layout(window: int, causal: bool) -> tuple[int, int, int]:
+    """``(block, before, after)``: block size and how many neighbouring key blocks a query block needs.
+
+    Causal: keys reach ``window - 1`` back, blocks of ``window`` tokens, one block
+    before (none for ``window = 1``). Symmetric: ``h = window // 2`` each way, blocks
+    of ``max(h, 1)`` tokens, one block on each side (none for ``h = 0``).
+    """
+    if causal:
+        return window, int(window > 1), 0
+    half = window // 2
+    return max(half, 1), int(half > 0), int(half > 0)
+
+
+def blocked_score_count(length: int, window: int, causal: bool = True) -> int:
+    """Scores (query-key pairs) that the ``"blocked"`` backend computes per head: an int.
+
+    The sequence is padded to ``n`` blocks of ``c`` tokens; each query scores the
+    keys of its own block and of the neighbouring blocks it can reach:
+    ``n * c * (1 + before + after) * c``, about ``2 L window`` (causal) or
+    ``1.5 L window`` (symmetric), against ``L ** 2`` for the dense path.
+    """
+    check_positive_int("length", length)
+    check_positive_int("window", window)
+    block, before, after = _block_layout(window, causal)
+    blocks = -(-length // block)
+    return blocks * block * (1 + before + after) * block
+
+
+def _blocked_sliding_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, causal: bool
+) -> torch.Tensor:
+    """Sliding-window attention block by block: ``(B, heads, L, d)`` -> ``(B, heads, L, d)``.
+
+    Queries are cut into ``n`` blocks of ``c`` tokens. Query block ``b`` meets
+    the key blocks ``b - before .. b + after`` (zero blocks pad both ends), laid
+    side by side: ``(B, heads, n, c, span * c)`` scores, masked to the band.
+    """
+    B, heads, L, d = q.shape
+    block, before, after = _block_layout(window, causal)
+    blocks = -(-L // block)
+    pad = blocks * block - L
+    span = 1 + before + after
+
+    def cut(x: torch.Tensor, lead: int, trail: int) -> torch.Tensor:
+        """``(B, heads, L, d)`` -> ``(B, heads, lead + blocks + trail, c, d)``, zero blocks around."""
+        x = F.pad(x, (0, 0, lead * block, pad + trail * block))
+        return x.reshape(B, heads, lead + blocks + trail, block, d)
+
+    key_blocks, value_blocks = cut(k, before, after), cut(v, before, after)
+    # slot j of query block b holds key block b - before + j, for j = 0 .. span - 1
+    keys = torch.cat([key_blocks[:, :, j : j + blocks] for j in range(span)], dim=3)
+    values = torch.cat([value_blocks[:, :, j : j + blocks] for j in range(span)], dim=3)
+    b = torch.arange(blocks, device=q.device)[:, None, None]
+    query_pos = b * block + torch.arange(block, device=q.device)[None, :, None]
+    key_pos = (b - before) * block + torch.arange(span * block, device=q.device)[None, None, :]
+    offset = query_pos - key_pos
+    in_band = (offset >= 0) & (offset < window) if causal else offset.abs() <= window // 2
+    # keys outside [0, L) are padding; a padded query keeps itself so that no row is empty
+    allowed = (in_band & (key_pos >= 0) & (key_pos < L)) | (offset == 0)  # (n, c, span * c)
+    out = F.scaled_dot_product_attention(cut(q, 0, 0), keys, values, attn_mask=allowed)
+    return out.reshape(B, heads, blocks * block, d)[:, :, :L]
+
+
+def _check_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    _check_qkv(q, k, v, 4, "(B, heads, 1, d)")
+    if q.shape[2] != 1:
+        raise ValueError(f"step takes one token, shape (B, heads, 1, d); got {tuple(q.shape)}")
 
 
 class RollingKVCache:
@@ -377,9 +500,7 @@ class RollingKVCache:
         Returns:
             ``(B, heads, 1, d)``.
         """
-        _check_qkv(q, k, v, 4, "(B, heads, 1, d)")
-        if q.shape[2] != 1:
-            raise ValueError(f"step takes one token, shape (B, heads, 1, d); got {tuple(q.shape)}")
+        _check_step(q, k, v)
         if self.keys is None:
             self.keys = k.new_zeros(*k.shape[:2], self.window, k.shape[3])
             self.values = v.new_zeros(*v.shape[:2], self.window, v.shape[3])
@@ -390,6 +511,47 @@ class RollingKVCache:
         filled = min(self.length, self.window)
         # order inside the buffer does not matter: attention is a weighted sum over a set
         return F.scaled_dot_product_attention(q, self.keys[:, :, :filled], self.values[:, :, :filled])
+
+    def nbytes(self) -> int:
+        """Bytes held by the cached keys and values."""
+        if self.keys is None:
+            return 0
+        return self.keys.nbytes + self.values.nbytes
+
+
+class FullKVCache:
+    """Key/value cache that keeps every token: memory grows with the sequence.
+
+    :meth:`step` appends the new key and value and attends to the last
+    ``window`` stored tokens (all of them with ``window=None``: full causal
+    attention). With a window, its outputs are those of :class:`RollingKVCache`;
+    only the memory differs: ``length`` entries instead of ``window``.
+    """
+
+    def __init__(self, window: int | None = None) -> None:
+        self.window = None if window is None else check_positive_int("window", window)
+        self.keys: torch.Tensor | None = None  # (B, heads, length, d)
+        self.values: torch.Tensor | None = None
+        self.length = 0  # tokens seen so far
+
+    def step(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Append one token's key/value and attend with its query.
+
+        Args:
+            q, k, v: ``(B, heads, 1, d)``.
+
+        Returns:
+            ``(B, heads, 1, d)``.
+        """
+        _check_step(q, k, v)
+        if self.keys is None:
+            self.keys, self.values = k.clone(), v.clone()
+        else:
+            self.keys = torch.cat([self.keys, k], dim=2)
+            self.values = torch.cat([self.values, v], dim=2)
+        self.length += 1
+        first = 0 if self.window is None else max(self.length - self.window, 0)
+        return F.scaled_dot_product_attention(q, self.keys[:, :, first:], self.values[:, :, first:])
 
     def nbytes(self) -> int:
         """Bytes held by the cached keys and values."""

@@ -29,6 +29,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from ._checks import check_positive_int, to_pair, to_shift_pair
 from .neighborhood import neighborhood_mask
@@ -96,12 +97,18 @@ def _axes(
     return axes[0].figure, axes
 
 
+# The id of the thin lines between tokens, so that they can be told from window borders.
+TOKEN_GRID_GID = "token-grid"
+
+
 def _token_grid(ax: Axes, H: int, W: int) -> None:
     """Ticks, labels and thin white lines between tokens on an ``H x W`` image."""
-    ax.set_xticks(np.arange(-0.5, W, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, H, 1), minor=True)
-    ax.grid(which="minor", color="white", linewidth=0.6)
-    ax.tick_params(which="minor", length=0)
+    # One collection for all the lines: far faster to draw than a grid of minor ticks.
+    vertical = [[(x, -0.5), (x, H - 0.5)] for x in np.arange(0.5, W - 1, 1)]
+    horizontal = [[(-0.5, y), (W - 0.5, y)] for y in np.arange(0.5, H - 1, 1)]
+    ax.add_collection(
+        LineCollection(vertical + horizontal, colors="white", linewidths=0.6, gid=TOKEN_GRID_GID)
+    )
     step_w, step_h = max(1, W // 8), max(1, H // 8)
     ax.set_xticks(range(0, W, step_w))
     ax.set_yticks(range(0, H, step_h))
@@ -581,3 +588,403 @@ def interactive_principle(H: int = 8, W: int = 8, show: Callable[[Figure], None]
         draw, window_size=window, shift_size=shift, query_row=row, query_col=col,
         layers=layers, kernel_size=kernel,
     )
+
+
+# --------------------------------------------------------------------------- variants of the window
+# (chapter 8: several schemes side by side, and how fast their receptive fields grow)
+
+#: Line styles and markers for curves, so that no curve is told apart by colour alone.
+_CURVE_STYLES = [
+    ("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ("-", "v"), ("--", "P"), ("-.", "X"), (":", "*"),
+]
+
+
+def plot_variants(
+    H: int,
+    W: int,
+    queries: Sequence[int | Sequence[int]],
+    patterns: Mapping[str, torch.Tensor],
+    ax: np.ndarray | Sequence[Sequence[Axes]] | None = None,
+) -> Figure:
+    """A grid of visible keys: one row per query, one column per scheme.
+
+    Each row is :func:`plot_visible_keys` for one query, so the schemes can be
+    compared for, say, a query in the middle of the map and one in a corner.
+
+    Args:
+        H, W: map size.
+        queries: non-empty list of token ids ``i * W + j`` or ``(i, j)`` pairs.
+        patterns: ``{name: bool (H*W, H*W)}``, one column each.
+        ax: ``len(queries) x len(patterns)`` Axes (default: a new figure).
+    """
+    H, W = _map_size(H, W)
+    if isinstance(queries, str) or not isinstance(queries, Sequence) or not queries:
+        raise ValueError(f"queries must be a non-empty list of token ids or (i, j) pairs, got {queries!r}")
+    pairs = [_query_pair(query, H, W) for query in queries]
+    if not isinstance(patterns, Mapping) or not patterns:
+        raise ValueError(
+            f"patterns must be a non-empty dict {{name: bool (T, T)}}, got {type(patterns).__name__}"
+        )
+    rows, cols = len(pairs), len(patterns)
+    if ax is None:
+        fig, grid = plt.subplots(
+            rows, cols, figsize=(2.5 * cols, 2.9 * rows + 0.4), squeeze=False, layout="constrained"
+        )
+    else:
+        grid = np.asarray(ax, dtype=object)
+        if grid.shape != (rows, cols) or not all(isinstance(a, Axes) for a in grid.flat):
+            raise ValueError(
+                f"ax must be a {rows} x {cols} grid of Axes (queries x patterns), got shape {grid.shape}"
+            )
+        fig = grid[0, 0].figure
+    for row, (i, j) in enumerate(pairs):
+        plot_visible_keys(H, W, (i, j), patterns, ax=list(grid[row]))
+        grid[row, 0].set_ylabel(f"query ({i}, {j})\nrow i")
+    if ax is None:
+        _legend(fig, "visible key")
+    return fig
+
+
+def plot_coverage_curves(
+    curves: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    title: str | None = None,
+    ylabel: str = "fraction of the map reached",
+) -> Figure:
+    """Receptive-field growth: one curve per scheme, fraction of the map against layers.
+
+    Entry ``n`` of each curve is the value after ``n + 1`` layers (for example
+    the smallest receptive field over all queries, divided by the number of
+    tokens, from :func:`~swin_tutorial.patterns.receptive_field_sizes`). A
+    curve that reaches 1 covers the map; one that flattens below 1 never does.
+
+    Args:
+        curves: ``{name: fractions in [0, 1]}``, each non-empty.
+        ax: an ``Axes`` to draw on (default: a new figure).
+        title: title of the panel.
+        ylabel: label of the vertical axis.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{name: fractions}}, got {type(curves).__name__}")
+    values = {}
+    for name, curve in curves.items():
+        array = np.asarray(curve.cpu() if isinstance(curve, torch.Tensor) else curve, dtype=float)
+        if array.ndim != 1 or array.size == 0 or not np.all((array >= 0) & (array <= 1)):
+            raise ValueError(
+                f"curves[{name!r}] must be a non-empty 1-D sequence of fractions in [0, 1], got {curve!r}"
+            )
+        values[name] = array
+    fig, (axis,) = _axes(ax, 1, (6.4, 4))
+    colours = [c for name, c in OKABE_ITO.items() if name != "yellow"]  # yellow is faint as a line
+    for index, (name, array) in enumerate(values.items()):
+        linestyle, marker = _CURVE_STYLES[index % len(_CURVE_STYLES)]
+        layers = np.arange(1, array.size + 1)
+        axis.plot(layers, array, linestyle=linestyle, marker=marker, markersize=4,
+                  color=colours[index % len(colours)], label=name)
+    axis.axhline(1.0, color="0.5", linewidth=0.8)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("layers")
+    axis.set_ylabel(ylabel)
+    axis.set_ylim(0, 1.05)
+    axis.legend(fontsize=7)
+    if title is not None:
+        axis.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- trained models (chapter 12)
+# Learning curves, attention maps and effective receptive fields of a trained model.
+
+
+def _history_lists(name: str, history: object) -> dict[str, list[float]]:
+    """Read a training history (a ``train.History`` or a dict of lists) as a dict of lists."""
+    record = history.as_dict() if hasattr(history, "as_dict") else history
+    keys = ("epoch", "train_loss", "val_loss", "val_accuracy")
+    if not isinstance(record, Mapping) or any(key not in record for key in keys):
+        raise ValueError(
+            f"{name} must be a History from swin_tutorial.train.fit or a dict with keys {keys}, "
+            f"got {type(history).__name__}"
+        )
+    lengths = {len(record[key]) for key in keys}
+    if len(lengths) != 1 or lengths == {0}:
+        raise ValueError(f"{name} must hold one value per epoch in each of {keys}, got lengths {lengths}")
+    return {key: [float(v) for v in record[key]] for key in keys}
+
+
+def plot_learning_curves(
+    histories: object,
+    ax: Sequence[Axes] | None = None,
+    title: str | None = None,
+    chance: float | None = None,
+) -> Figure:
+    """Loss and accuracy per epoch: one panel each, one colour per run.
+
+    Args:
+        histories: one history (``swin_tutorial.train.History`` or a dict of
+            lists with ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy``)
+            or a dict ``{name: history}`` to compare runs.
+        ax: two ``Axes`` (loss, accuracy); default a new figure.
+        title: written above the panels.
+        chance: draw this accuracy as a grey line (e.g. 0.5 for two balanced classes).
+
+    Solid lines are the training loss (averaged over each epoch's batches),
+    dashed lines the held-out loss; the right panel shows held-out accuracy.
+    """
+    if isinstance(histories, Mapping) and "epoch" not in histories:
+        if not histories:
+            raise ValueError("histories must not be an empty dict")
+        runs = {str(name): _history_lists(f"histories[{name!r}]", h) for name, h in histories.items()}
+    else:
+        runs = {"": _history_lists("histories", histories)}
+    fig, (loss_ax, acc_ax) = _axes(ax, 2, (9, 3.4))
+    colours = [c for name, c in OKABE_ITO.items() if name != "yellow"]
+    for index, (name, run) in enumerate(runs.items()):
+        colour = colours[index % len(colours)]
+        prefix = f"{name}: " if name else ""
+        loss_ax.plot(run["epoch"], run["train_loss"], color=colour, marker="o", markersize=3,
+                     label=f"{prefix}train")
+        loss_ax.plot(run["epoch"], run["val_loss"], color=colour, linestyle="--", marker="s",
+                     markersize=3, label=f"{prefix}held out")
+        acc_ax.plot(run["epoch"], run["val_accuracy"], color=colour, marker="o", markersize=3,
+                    label=name or "held out")
+    if chance is not None:
+        acc_ax.axhline(chance, color="0.5", linewidth=0.8, linestyle=":", label="chance")
+    for axis, label in ((loss_ax, "cross-entropy loss"), (acc_ax, "held-out accuracy")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend(fontsize=7)
+    acc_ax.set_ylim(0, 1.02)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def _check_feature_model(model: object) -> None:
+    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "forward_features", None)):
+        raise TypeError(
+            f"model must be a torch.nn.Module with forward_features(images) -> (B, h, w, C), "
+            f"e.g. a SwinTransformer; got {type(model).__name__}"
+        )
+
+
+def _check_images(images: object) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point():
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a float tensor (B, C_in, H, W), got {shape}")
+    return images
+
+
+def effective_receptive_field(
+    model: torch.nn.Module, images: torch.Tensor, query: Sequence[int]
+) -> torch.Tensor:
+    """How strongly each input pixel moves one output token, averaged over images.
+
+    For each image, the output token at ``query`` of ``model.forward_features``
+    (the map *before* pooling) is a vector ``z`` of ``C`` channels; its
+    Jacobian with respect to the input has one row per channel. The effective
+    receptive field is the norm of that Jacobian at every pixel,
+    ``sqrt(sum over output channels c and input channels k of (dz_c / dx_k)^2)``,
+    averaged over the images. A pixel with value exactly 0 cannot influence the
+    token at all.
+
+    The ``C`` rows come from one backward pass: each image is repeated ``C``
+    times and copy ``c`` contributes only ``z_c``. This is exact when samples
+    do not interact inside the model (true of any model in ``eval()`` mode
+    without batch statistics, like every model of this package).
+
+    Args:
+        model: has ``forward_features(images) -> (B, h, w, C)``; evaluated in
+            ``eval()`` mode and left in the mode it was in.
+        images: ``(B, C_in, H, W)``.
+        query: ``(i, j)`` on the ``h x w`` output map.
+
+    Returns:
+        ``(H, W)`` float, non-negative, on the model's device.
+    """
+    _check_feature_model(model)
+    images = _check_images(images)
+    parameter = next(model.parameters(), None)
+    if parameter is not None:  # the images go where the model is
+        images = images.to(parameter.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            probe = model.forward_features(images[:1])
+        if probe.dim() != 4:
+            raise ValueError(f"model.forward_features must return (B, h, w, C), got {tuple(probe.shape)}")
+        _, h, w, C = probe.shape
+        i, j = _query_pair(query, h, w)
+        B = images.shape[0]
+        copies = images.detach().repeat_interleave(C, dim=0).requires_grad_(True)  # (B*C, C_in, H, W)
+        tokens = model.forward_features(copies)[:, i, j, :]  # (B*C, C)
+        channel = torch.arange(B * C, device=tokens.device) % C
+        (grad,) = torch.autograd.grad(tokens.gather(1, channel[:, None]).sum(), copies)
+    finally:
+        model.train(was_training)
+    jacobian = grad.reshape(B, C, *images.shape[1:])  # (B, C, C_in, H, W)
+    return jacobian.square().sum(dim=(1, 2)).sqrt().mean(dim=0)
+
+
+def plot_effective_receptive_field(
+    erf: torch.Tensor | np.ndarray,
+    query: Sequence[int],
+    patch_size: int,
+    window_size: int | Sequence[int],
+    ax: Axes | None = None,
+    title: str = "effective receptive field",
+    log_floor: float | None = 1e-4,
+) -> Figure:
+    """Draw an effective receptive field ``(H, W)`` with the regular windows and the query.
+
+    The map is divided by its maximum and drawn on a logarithmic scale from
+    ``log_floor`` to 1 (smaller values get the colour of ``log_floor``);
+    pixels that cannot influence the token at all (value exactly 0) are grey,
+    so "exactly nothing" is not confused with "very little". The regular
+    window grid (``window_size`` tokens of ``patch_size`` pixels) is drawn in
+    white and the query's patch outlined.
+
+    Args:
+        erf: ``(H, W)`` from :func:`effective_receptive_field`.
+        query: ``(i, j)`` of the output token on the token map.
+        patch_size: pixels per token side.
+        window_size: tokens per window side, ``M`` or ``(wh, ww)``.
+        ax: an ``Axes`` to draw on (default: a new figure).
+        title: title of the panel.
+        log_floor: lowest value of the logarithmic scale, in ``(0, 1)``;
+            ``None`` draws a linear scale from 0 to 1.
+    """
+    from matplotlib.colors import LogNorm, Normalize
+
+    if isinstance(erf, torch.Tensor):
+        erf = erf.detach().float().cpu().numpy()
+    if not isinstance(erf, np.ndarray) or erf.ndim != 2 or erf.min() < 0:
+        raise ValueError(f"erf must be a non-negative 2-D array (H, W), got {getattr(erf, 'shape', erf)!r}")
+    if log_floor is not None and not 0 < log_floor < 1:
+        raise ValueError(f"log_floor must be in (0, 1) or None, got {log_floor!r}")
+    p = check_positive_int("patch_size", patch_size)
+    wh, ww = to_pair("window_size", window_size)
+    H, W = erf.shape
+    i, j = _query_pair(query, H // p, W // p)
+    fig, (axis,) = _axes(ax, 1, (4.2, 3.8))
+    scaled = np.ma.masked_equal(erf / erf.max() if erf.max() > 0 else erf, 0.0)
+    if log_floor is not None:
+        scaled = np.ma.maximum(scaled, log_floor)  # exact zeros stay masked
+    norm = Normalize(0, 1) if log_floor is None else LogNorm(log_floor, 1)
+    cmap = plt.get_cmap("magma").with_extremes(bad=HIDDEN)
+    image = axis.imshow(scaled, cmap=cmap, norm=norm, interpolation="nearest")
+    axis.add_collection(_window_grid_lines(H, W, wh * p, ww * p, colors="white", linewidths=1.2))
+    axis.add_patch(plt.Rectangle((j * p - 0.5, i * p - 0.5), p, p, fill=False,
+                                 edgecolor=OKABE_ITO["sky_blue"], linewidth=2))
+    axis.set_xlabel("pixel column")
+    axis.set_ylabel("pixel row")
+    axis.set_title(title)
+    label = "relative influence" + ("" if log_floor is None else " (log scale)")
+    fig.colorbar(image, ax=axis, shrink=0.85, label=label)
+    return fig
+
+
+def attention_maps(
+    model: torch.nn.Module, image: torch.Tensor, query: Sequence[int], stage: int = 0
+) -> torch.Tensor:
+    """The attention weights one query gives the map, in every block of a stage.
+
+    ``model`` is a :class:`~swin_tutorial.model.SwinTransformer`; the image runs
+    through it once, the input of each block of ``model.layers[stage]`` is
+    caught on the way, and :meth:`~swin_tutorial.model.SwinBlock.attention_weights`
+    gives the weights from there.
+
+    Args:
+        model: a window-attention ``SwinTransformer`` (``model.layers[stage].blocks``
+            must have ``attention_weights``).
+        image: ``(C_in, H, W)``, one image.
+        query: ``(i, j)`` token on the stage's ``h x w`` map.
+        stage: index of the stage.
+
+    Returns:
+        ``(blocks, heads, h, w)`` on the model's device: block ``b``, head ``k``,
+        the weight of each token for the query (zero outside the query's
+        window; each map sums to 1).
+    """
+    _check_feature_model(model)
+    if not isinstance(image, torch.Tensor) or image.dim() != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"image must be one image (C_in, H, W), got {shape}")
+    layers = getattr(model, "layers", None)
+    if not isinstance(stage, int) or layers is None or not 0 <= stage < len(layers):
+        raise ValueError(f"stage must index model.layers (0 .. {len(layers or []) - 1}), got {stage!r}")
+    blocks = list(layers[stage].blocks)
+    if not all(hasattr(block, "attention_weights") for block in blocks):
+        raise TypeError(f"the blocks of stage {stage} have no window attention weights to show")
+    parameter = next(model.parameters(), None)
+    if parameter is not None:  # the image goes where the model is
+        image = image.to(parameter.device)
+    inputs: list[torch.Tensor] = []
+    hooks = [block.register_forward_pre_hook(lambda module, args: inputs.append(args[0])) for block in blocks]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(image[None])
+            _, h, w, _ = inputs[0].shape
+            i, j = _query_pair(query, h, w)
+            maps = [block.attention_weights(x)[0, :, i * w + j] for block, x in zip(blocks, inputs)]
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return torch.stack(maps).reshape(len(blocks), -1, h, w)
+
+
+def plot_attention_maps(
+    image: torch.Tensor,
+    maps: torch.Tensor,
+    query: Sequence[int],
+    patch_size: int,
+    titles: Sequence[str] | None = None,
+    ax: Sequence[Axes] | None = None,
+) -> Figure:
+    """An image and, beside it, where one query looks in each block (heads averaged).
+
+    Keys with weight exactly 0 (outside the query's window) are grey.
+
+    Args:
+        image: ``(C_in, H, W)``; the first channel is drawn in grey.
+        maps: ``(blocks, heads, h, w)`` from :func:`attention_maps`.
+        query: ``(i, j)`` token, outlined on every panel.
+        patch_size: pixels per token side of the image (``H = h * patch_size``).
+        titles: one per block (default ``"block 1"``, ...).
+        ax: ``1 + blocks`` Axes (default: a new figure).
+    """
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 4:
+        raise ValueError(f"maps must be (blocks, heads, h, w), got {getattr(maps, 'shape', type(maps).__name__)}")
+    if not isinstance(image, torch.Tensor) or image.dim() != 3:
+        raise ValueError(f"image must be (C_in, H, W), got {getattr(image, 'shape', type(image).__name__)}")
+    blocks, _, h, w = maps.shape
+    p = check_positive_int("patch_size", patch_size)
+    if image.shape[1:] != (h * p, w * p):
+        raise ValueError(
+            f"image of shape {tuple(image.shape)} does not match maps of {h}x{w} tokens "
+            f"with patch_size={p} (expected H, W = {h * p}, {w * p})"
+        )
+    titles = [f"block {b + 1}" for b in range(blocks)] if titles is None else list(titles)
+    if len(titles) != blocks:
+        raise ValueError(f"titles must have one entry per block ({blocks}), got {len(titles)}")
+    i, j = _query_pair(query, h, w)
+    fig, axes = _axes(ax, blocks + 1, (3.1 * (blocks + 1), 3.1))
+    axes[0].imshow(image[0].detach().cpu().numpy(), cmap="gray_r", interpolation="nearest")
+    axes[0].add_patch(plt.Rectangle((j * p - 0.5, i * p - 0.5), p, p, fill=False,
+                                    edgecolor=QUERY, linewidth=2))
+    axes[0].set_title("image and query")
+    axes[0].set_axis_off()
+    mean = maps.detach().float().mean(dim=1).cpu().numpy()
+    cmap = plt.get_cmap("viridis").with_extremes(bad=HIDDEN)  # weight exactly 0: grey
+    for index, (axis, weights, name) in enumerate(zip(axes[1:], mean, titles)):
+        plot_attention_map(np.ma.masked_equal(weights, 0.0), ax=axis, title=name, xlabel="column j",
+                           ylabel="row i", cmap=cmap, colorbar=index == blocks - 1, vmin=0.0,
+                           vmax=float(mean.max()))
+        axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=QUERY, linewidth=2))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig

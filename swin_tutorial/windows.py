@@ -120,16 +120,21 @@ def cyclic_shift(x: torch.Tensor, shift_size: int | Sequence[int]) -> torch.Tens
     """Roll a ``(B, H, W, C)`` map up and left by ``shift_size`` (Swin's shift).
 
     The token at ``(i, j)`` moves to ``(i - sh mod H, j - sw mod W)``. Undo with
-    :func:`reverse_cyclic_shift`.
+    :func:`reverse_cyclic_shift`. A zero shift returns ``x`` itself (no copy).
     """
-    sh, sw = to_shift_pair("shift_size", shift_size)
-    return torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+    return _roll(x, to_shift_pair("shift_size", shift_size), sign=-1)
+
+
+def _roll(x: torch.Tensor, shift: tuple[int, int], sign: int) -> torch.Tensor:
+    """``torch.roll`` over the map axes of ``(B, H, W, C)`` by ``sign * shift``; no copy for zero."""
+    if shift == (0, 0):
+        return x
+    return torch.roll(x, shifts=(sign * shift[0], sign * shift[1]), dims=(1, 2))
 
 
 def reverse_cyclic_shift(x: torch.Tensor, shift_size: int | Sequence[int]) -> torch.Tensor:
     """Roll a ``(B, H, W, C)`` map down and right by ``shift_size``; inverse of :func:`cyclic_shift`."""
-    sh, sw = to_shift_pair("shift_size", shift_size)
-    return torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+    return _roll(x, to_shift_pair("shift_size", shift_size), sign=1)
 
 
 def _axis_regions(length: int, window: int, shift: int, device: torch.device | None) -> torch.Tensor:

@@ -7,6 +7,8 @@ partition, region labels or mask cannot hide in its own reference.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -123,3 +125,43 @@ def rolled_window_tokens(H: int, W: int, window: tuple[int, int], shift: tuple[i
 def window_bias(table: torch.Tensor, window: tuple[int, int], table_window: tuple[int, int]) -> torch.Tensor:
     """Bias ``(heads, N, N)`` of a ``window`` read by offsets from a table made for ``table_window``."""
     return coordinate_bias(window[0], window[1], table, table_window)
+
+
+def axis_keys(position: int, length: int, kernel: int, dilation: int) -> list[int]:
+    """The ``kernel`` positions one query sees along an axis, listed explicitly."""
+    group = [p for p in range(length) if p % dilation == position % dilation]
+    a = group.index(position)
+    start = min(max(a - kernel // 2, 0), len(group) - kernel)
+    return group[start : start + kernel]
+
+
+def brute_neighborhood(q, k, v, kernel, dilation, bias):
+    """NATTEN-style neighbourhood attention, query by query: ``(B, heads, H, W, d)``."""
+    B, heads, H, W, d = q.shape
+    out = torch.zeros_like(q)
+    for i in range(H):
+        for j in range(W):
+            keys = [(r, c) for r in axis_keys(i, H, kernel, dilation) for c in axis_keys(j, W, kernel, dilation)]
+            rows = torch.tensor([r for r, _ in keys])
+            cols = torch.tensor([c for _, c in keys])
+            scores = (q[:, :, i, j, None, :] * k[:, :, rows, cols, :]).sum(-1) / math.sqrt(d)
+            if bias is not None:
+                dh = (rows - i) // dilation + kernel - 1
+                dw = (cols - j) // dilation + kernel - 1
+                scores = scores + bias[:, dh, dw]
+            out[:, :, i, j] = (scores.softmax(-1)[..., None] * v[:, :, rows, cols, :]).sum(-2)
+    return out
+
+
+def brute_sliding(q, k, v, window, causal):
+    """1-D sliding-window attention, query by query: ``(B, heads, L, d)``."""
+    L, d = q.shape[2], q.shape[3]
+    out = torch.zeros_like(q)
+    for t in range(L):
+        if causal:
+            keys = [s for s in range(L) if t - window < s <= t]
+        else:
+            keys = [s for s in range(L) if abs(t - s) <= window // 2]
+        scores = (q[:, :, t, None] * k[:, :, keys]).sum(-1) / math.sqrt(d)
+        out[:, :, t] = (scores.softmax(-1)[..., None] * v[:, :, keys]).sum(-2)
+    return out

@@ -2,7 +2,8 @@
 
 The build reads the repository in place and writes into a temporary folder
 (`--path-output`), so it neither copies the virtual environment nor touches the
-repository's own `_build/`.
+repository's own `_build/`. The default edition's build is the session fixture
+`book_build` of tests/conftest.py, which tests/test_browser.py reuses.
 """
 
 import importlib.util
@@ -28,17 +29,12 @@ pytestmark = [
 ]
 
 
-def test_book_builds_without_warnings(tmp_path):
-    assert JUPYTER_BOOK.exists(), f"jupyter_book is importable but {JUPYTER_BOOK} is missing"
-    command = [
-        str(JUPYTER_BOOK), "build", str(ROOT),
-        "-W", "-n", "--keep-going",
-        "--path-output", str(tmp_path),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    log = result.stdout[-6000:] + result.stderr[-6000:]
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{log}"
-    html = tmp_path / "_build" / "html"
+def test_book_builds_without_warnings(book_build):
+    # The build (tests/conftest.py) is shared with tests/test_browser.py.
+    build = book_build("default")
+    log = build.log
+    assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{log}"
+    html = build.html
     assert (html / "index.html").exists(), log
     assert (html / "book" / "intro.html").exists(), log
     # The default edition keeps the (collapsed) solutions: the marker the

@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from reference import brute_neighborhood, brute_sliding
+
 import swin_tutorial as st
 from swin_tutorial import exercises as ex
 from swin_tutorial.attention import window_attention
@@ -65,6 +67,10 @@ def _neighborhood(q, k, v, kernel, dilation):
     return st.neighborhood.neighborhood_attention_2d(q, k, v, kernel, dilation)
 
 
+def _neighborhood_from_coordinates(q, k, v, kernel, dilation):
+    return brute_neighborhood(q, k, v, kernel, dilation, None)
+
+
 def _neighborhood_clipped_at_borders(q, k, v, kernel, dilation):
     """A centred window cut off at the border (fewer keys there), from coordinates."""
     B, heads, H, W, d = q.shape
@@ -117,6 +123,29 @@ def _log_coordinates(window_size, divide_by_window=True, log=torch.log2, swap=Fa
     return x.flip(-1) if swap else x
 
 
+def _erf_loop_over_channels(model, images, query):
+    """The field written plainly: one backward pass per output channel."""
+    model.eval()
+    x = images.detach().clone().requires_grad_(True)
+    token = model.forward_features(x)[:, query[0], query[1], :]  # (B, C)
+    squares = torch.zeros_like(x)
+    for c in range(token.shape[1]):
+        (grad,) = torch.autograd.grad(token[:, c].sum(), x, retain_graph=True)
+        squares += grad.square()
+    return squares.sum(dim=1).sqrt().mean(dim=0)
+
+
+def _erf_of_channel_sum(model, images, query):
+    model.eval()
+    x = images.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.forward_features(x)[:, query[0], query[1], :].sum(), x)
+    return grad.abs().sum(dim=1).mean(dim=0)
+
+
+def _erf_summed_over_images(model, images, query):
+    return _erf_loop_over_channels(model, images, query) * images.shape[0]
+
+
 def _crashes(*args):
     raise RuntimeError("student bug")
 
@@ -132,7 +161,10 @@ def _crashes(*args):
         (ex.check_window_attention, _attention),
         (ex.check_neighborhood_attention, _neighborhood),
         (ex.check_sliding_window_1d, _sliding),
+        (ex.check_neighborhood_attention, _neighborhood_from_coordinates),
+        (ex.check_sliding_window_1d, brute_sliding),
         (ex.check_log_spaced_coordinates, _log_coordinates),
+        (ex.check_effective_receptive_field, _erf_loop_over_channels),
     ],
 )
 def test_reference_passes(checker, reference, capsys):
@@ -162,6 +194,8 @@ def test_reference_passes(checker, reference, capsys):
         (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, divide_by_window=False),
          "minus one (M - 1)"),
         (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, swap=True), "(dh, dw)"),
+        (ex.check_effective_receptive_field, _erf_of_channel_sum, "gradient of their sum"),
+        (ex.check_effective_receptive_field, _erf_summed_over_images, "average the per-image"),
     ],
 )
 def test_wrong_solution_fails_with_hint(checker, wrong, hint):

@@ -109,3 +109,62 @@ def test_v2_block_equals_timm_on_a_map_that_needs_no_padding():
 def test_bad_version_is_rejected():
     with pytest.raises(ValueError, match="version must be 1 or 2, got 3"):
         st.swin_nano(version=3)
+
+
+@pytest.mark.parametrize("window, pretrained", [(4, 0), (16, 0), (16, 8), (5, 8), ((3, 6), 0), ((12, 4), (8, 6))])
+def test_bias_at_any_window_equals_timm_built_for_that_window(window, pretrained):
+    """One module of window 8 serves smaller and larger windows like a timm module built for them."""
+    torch.manual_seed(4)
+    wh, ww = (window, window) if isinstance(window, int) else window
+    ph, pw = (pretrained, pretrained) if isinstance(pretrained, int) else pretrained
+    theirs = timm_v2.WindowAttention(16, (wh, ww), 2, pretrained_window_size=(ph, pw)).eval()
+    _randomise(theirs)
+    ours = st.CosineWindowAttention(16, 2, 8, pretrained_window_size=pretrained or None).eval()
+    ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()})
+    x = torch.randn(3, wh * ww, 16)
+    with torch.no_grad():
+        assert _relative_error(ours(x, window_size=(wh, ww)), theirs(x)) < 1e-5
+        assert ours.relative_position_bias((wh, ww)).shape == (2, wh * ww, wh * ww)
+
+
+def test_small_v2_model_on_maps_smaller_than_the_window_equals_timm():
+    """Stage 3 sees a 4x4 map with window 8: the window shrinks, its offsets are normalised by 4."""
+    torch.manual_seed(5)
+    config = dict(embed_dim=16, depths=(2, 2, 2), num_heads=(2, 2, 4), window_size=8)
+    theirs = timm_v2.SwinTransformerV2(img_size=64, num_classes=5, **config).eval()
+    _randomise(theirs)
+    assert [b.attn.window_size for b in theirs.layers[2].blocks] == [(4, 4), (4, 4)]
+    ours = st.SwinTransformer(img_size=64, num_classes=5, version=2, **config).eval()
+    st.load_timm_state_dict(ours, theirs.state_dict())
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert _relative_error(ours(images), theirs(images)) < 1e-5
+
+
+@pytest.mark.parametrize("small, large", [(8, 16), (4, 12), ((3, 5), (6, 7))])
+def test_given_pretrained_window_keeps_token_offsets_else_stretches(small, large):
+    """With a pretrained window, a small window's bias is the top-left block of a large one's;
+    without, every window spans the same coordinate range and only offset 0 keeps its bias."""
+    torch.manual_seed(6)
+    sh, sw = (small, small) if isinstance(small, int) else small
+    lh, lw = (large, large) if isinstance(large, int) else large
+    keep = [i * lw + j for i in range(sh) for j in range(sw)]  # tokens of the top-left (sh, sw) block
+    for pretrained, sub_block in [(8, True), (None, False)]:
+        attention = st.CosineWindowAttention(8, 2, 8, pretrained_window_size=pretrained)
+        _randomise(attention)
+        with torch.no_grad():
+            small_bias = attention.relative_position_bias((sh, sw))
+            large_bias = attention.relative_position_bias((lh, lw))[:, keep][:, :, keep]
+        assert torch.allclose(small_bias, large_bias, atol=1e-5) == sub_block
+        corner = (0, sh * sw - 1)  # query (0, 0) and key (sh-1, sw-1): the extreme offset of the small window
+        same = torch.isclose(small_bias[:, corner[0], corner[1]], large_bias[:, corner[0], corner[1]], atol=1e-5)
+        assert bool(same.all()) == sub_block
+        assert torch.allclose(small_bias.diagonal(dim1=1, dim2=2), large_bias.diagonal(dim1=1, dim2=2), atol=1e-5)
+
+
+def test_relative_position_bias_rejects_a_bad_window():
+    attention = st.CosineWindowAttention(8, 2, 4)
+    with pytest.raises(ValueError, match="window_size must be positive, got"):
+        attention.relative_position_bias((0, 4))
+    with pytest.raises(TypeError, match="window_size must be an int or a pair of ints"):
+        attention.relative_position_bias("4x4")

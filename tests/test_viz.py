@@ -38,7 +38,17 @@ def patterns_8x8():
 
 
 def line_collections(ax):
-    return [c for c in ax.collections if isinstance(c, LineCollection)]
+    """The line collections drawn on ``ax`` besides the thin lines between tokens."""
+    return [
+        c for c in ax.collections
+        if isinstance(c, LineCollection) and c.get_gid() != viz.TOKEN_GRID_GID
+    ]
+
+
+def test_token_grid_draws_a_line_between_neighbouring_tokens():
+    fig = viz.plot_windows(6, 5, 1)
+    (grid,) = [c for c in fig.axes[0].collections if c.get_gid() == viz.TOKEN_GRID_GID]
+    assert len(grid.get_segments()) == (6 - 1) + (5 - 1)
 
 
 def test_plot_windows():

@@ -112,6 +112,12 @@ def test_cyclic_shift_moves_tokens_up_left_and_reverses(H, W, sh, sw):
     assert torch.equal(st.reverse_cyclic_shift(rolled, (sh, sw)), x)
 
 
+def test_zero_shift_makes_no_copy():
+    x = torch.randn(2, 5, 6, 3)
+    assert st.cyclic_shift(x, 0) is x and st.reverse_cyclic_shift(x, (0, 0)) is x
+    assert st.cyclic_shift(x, (0, 1)) is not x
+
+
 @small
 @given(st_.integers(1, 7), st_.integers(1, 7))
 def test_relative_position_index_from_coordinates(wh, ww):
