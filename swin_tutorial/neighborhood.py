@@ -475,7 +475,44 @@ def _check_step(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         raise ValueError(f"step takes one token, shape (B, heads, 1, d); got {tuple(q.shape)}")
 
 
-class RollingKVCache:
+class _KVCache:
+    """What both caches share: the stored keys and values, and one decoding step."""
+
+    def __init__(self, window: int | None) -> None:
+        self.window = window
+        self.keys: torch.Tensor | None = None  # (B, heads, stored, d)
+        self.values: torch.Tensor | None = None
+        self.length = 0  # tokens seen so far
+
+    def step(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Store one token's key/value and attend with its query.
+
+        Args:
+            q, k, v: ``(B, heads, 1, d)``.
+
+        Returns:
+            ``(B, heads, 1, d)``.
+        """
+        _check_step(q, k, v)
+        self._store(k, v)
+        self.length += 1
+        keys, values = self._visible()
+        return F.scaled_dot_product_attention(q, keys, values)
+
+    def _store(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _visible(self) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def nbytes(self) -> int:
+        """Bytes held by the cached keys and values."""
+        if self.keys is None:
+            return 0
+        return self.keys.nbytes + self.values.nbytes
+
+
+class RollingKVCache(_KVCache):
     """Key/value cache of a causal sliding window: holds the last ``window`` tokens only.
 
     Decoding one token at a time, :meth:`step` writes the new key and value over
@@ -486,40 +523,24 @@ class RollingKVCache:
     """
 
     def __init__(self, window: int) -> None:
-        self.window = check_positive_int("window", window)
-        self.keys: torch.Tensor | None = None  # (B, heads, window, d)
-        self.values: torch.Tensor | None = None
-        self.length = 0  # tokens seen so far
+        super().__init__(check_positive_int("window", window))
 
-    def step(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Append one token's key/value and attend with its query.
-
-        Args:
-            q, k, v: ``(B, heads, 1, d)``.
-
-        Returns:
-            ``(B, heads, 1, d)``.
-        """
-        _check_step(q, k, v)
+    def _store(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Write over the oldest slot of the ring buffer."""
         if self.keys is None:
             self.keys = k.new_zeros(*k.shape[:2], self.window, k.shape[3])
             self.values = v.new_zeros(*v.shape[:2], self.window, v.shape[3])
         slot = self.length % self.window
         self.keys[:, :, slot] = k[:, :, 0]
         self.values[:, :, slot] = v[:, :, 0]
-        self.length += 1
-        filled = min(self.length, self.window)
+
+    def _visible(self) -> tuple[torch.Tensor, torch.Tensor]:
         # order inside the buffer does not matter: attention is a weighted sum over a set
-        return F.scaled_dot_product_attention(q, self.keys[:, :, :filled], self.values[:, :, :filled])
-
-    def nbytes(self) -> int:
-        """Bytes held by the cached keys and values."""
-        if self.keys is None:
-            return 0
-        return self.keys.nbytes + self.values.nbytes
+        filled = min(self.length, self.window)
+        return self.keys[:, :, :filled], self.values[:, :, :filled]
 
 
-class FullKVCache:
+class FullKVCache(_KVCache):
     """Key/value cache that keeps every token: memory grows with the sequence.
 
     :meth:`step` appends the new key and value and attends to the last
@@ -529,32 +550,16 @@ class FullKVCache:
     """
 
     def __init__(self, window: int | None = None) -> None:
-        self.window = None if window is None else check_positive_int("window", window)
-        self.keys: torch.Tensor | None = None  # (B, heads, length, d)
-        self.values: torch.Tensor | None = None
-        self.length = 0  # tokens seen so far
+        super().__init__(None if window is None else check_positive_int("window", window))
 
-    def step(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Append one token's key/value and attend with its query.
-
-        Args:
-            q, k, v: ``(B, heads, 1, d)``.
-
-        Returns:
-            ``(B, heads, 1, d)``.
-        """
-        _check_step(q, k, v)
+    def _store(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Append to the stored keys and values."""
         if self.keys is None:
             self.keys, self.values = k.clone(), v.clone()
         else:
             self.keys = torch.cat([self.keys, k], dim=2)
             self.values = torch.cat([self.values, v], dim=2)
-        self.length += 1
-        first = 0 if self.window is None else max(self.length - self.window, 0)
-        return F.scaled_dot_product_attention(q, self.keys[:, :, first:], self.values[:, :, first:])
 
-    def nbytes(self) -> int:
-        """Bytes held by the cached keys and values."""
-        if self.keys is None:
-            return 0
-        return self.keys.nbytes + self.values.nbytes
+    def _visible(self) -> tuple[torch.Tensor, torch.Tensor]:
+        first = 0 if self.window is None else max(self.length - self.window, 0)
+        return self.keys[:, :, first:], self.values[:, :, first:]

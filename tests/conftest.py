@@ -1,4 +1,5 @@
-"""Shared pytest set-up: the `gpu` marker, skipped without CUDA; the book builds.
+"""Shared pytest set-up: the `gpu` marker, skipped without CUDA; matplotlib without a
+display, every figure closed after each test; the book builds.
 
 `book_build(edition)` builds one edition of the HTML book ("default", as
 `make book` does, or "offline", as `make book-offline` does) into a temporary
@@ -11,8 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-import torch
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported anywhere: tests draw, nobody looks
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The `jupyter-book` script of the environment running pytest.
@@ -20,6 +26,13 @@ JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 # What `make mathjax` installs (from the npm registry) for the offline edition.
 MATHJAX_COMPONENT = ROOT / "_build" / "mathjax" / "static" / "mathjax" / "tex-mml-chtml.js"
 EDITIONS = ("default", "offline")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close the figures a test drew, so that they do not pile up in memory."""
+    yield
+    plt.close("all")
 
 
 def pytest_configure(config):

@@ -2,30 +2,20 @@
 
 import sys
 
-import matplotlib
+import ipywidgets
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from swin_tutorial import viz  # noqa: E402
-from swin_tutorial.patterns import (  # noqa: E402
+from swin_tutorial import viz
+from swin_tutorial.patterns import (
     global_pattern,
     neighborhood_pattern,
     shifted_window_pattern,
     window_pattern,
 )
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def patterns_8x8():

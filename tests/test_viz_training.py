@@ -1,31 +1,21 @@
 """Plots of trained models (chapter 12): learning curves, attention maps, effective receptive fields."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-import swin_tutorial as st  # noqa: E402
-from swin_tutorial.model import swin_nano, swin_single_resolution  # noqa: E402
-from swin_tutorial.train import History  # noqa: E402
-from swin_tutorial.viz import (  # noqa: E402
+import swin_tutorial as st
+from swin_tutorial.model import swin_nano, swin_single_resolution
+from swin_tutorial.train import History
+from swin_tutorial.viz import (
     attention_maps,
     effective_receptive_field,
     plot_attention_maps,
     plot_effective_receptive_field,
     plot_learning_curves,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _model(attention: str, seed: int = 0) -> torch.nn.Module:

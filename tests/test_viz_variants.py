@@ -1,28 +1,18 @@
 """Drawings of chapter 8 (variants of the window): panels, contents, and errors by argument name."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from swin_tutorial import viz  # noqa: E402
-from swin_tutorial.patterns import (  # noqa: E402
+from swin_tutorial import viz
+from swin_tutorial.patterns import (
     halo_pattern,
     neighborhood_pattern,
     overlapping_window_pattern,
     window_pattern,
 )
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def variants_8x8():
