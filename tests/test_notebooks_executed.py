@@ -53,6 +53,16 @@ def test_every_code_cell_executed_without_error(notebook):
         assert not errors, f"{notebook.name} cell {index} has an error output"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_saved_widget_state(notebook):
+    """Saved widget state makes every page of the book load require.js and the widget
+    manager from CDNs, which the offline edition must not need. The widgets are for
+    readers with a kernel; the book shows the same content as static figures.
+    `jupyter execute` saves it: delete the notebook's `metadata.widgets` afterwards."""
+    metadata = json.loads(notebook.read_text())["metadata"]
+    assert "widgets" not in metadata, f"{notebook.name} carries saved widget state"
+
+
 REPO_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 
