@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench
+from swin_tutorial import bench, bench_suites
 
 BASELINE = "timm/explicit"
 
@@ -30,7 +30,7 @@ def relative_to_baseline(rows: list[bench.Row]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("kernel", __doc__.split("\n\n")[0], bench.KERNEL_VARIANTS)
+    p = common.parser("kernel", __doc__.split("\n\n")[0], bench_suites.KERNEL_VARIANTS)
     p.add_argument("--side", type=common.positive_int, default=None,
                    help="side of the map, a multiple of 7 (default 56; 14 with --quick)")
     p.add_argument("--flex-on-cpu", action="store_true",
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     side = args.side or (14 if args.quick else 56)
     if side % 7:
         p.error(f"--side must be a multiple of the window size 7, got {side}")
-    rows = bench.run_kernel(
+    rows = bench_suites.run_kernel(
         side, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
         flex_on_cpu=args.flex_on_cpu, compile=args.compile, min_run_time=args.min_run_time,
         progress=not args.no_progress, corrupt=args.corrupt,

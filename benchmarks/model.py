@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench
+from swin_tutorial import bench, bench_suites
 
 
 def best(rows: list[bench.Row], implementation: str, mode: str) -> bench.Row | None:
@@ -34,7 +34,7 @@ def best(rows: list[bench.Row], implementation: str, mode: str) -> bench.Row | N
 def targets(rows: list[bench.Row]) -> list[bench.Row]:
     """Package throughput over timm's, per mode: >= 1 required, >= 1.2 the goal."""
     out = []
-    for mode in bench.MODEL_MODES:
+    for mode in bench_suites.MODEL_MODES:
         pairs = [(bench.find_row(rows, variant="package/sdpa", mode=mode, status="ok"),
                   bench.find_row(rows, variant=name, mode=mode, status="ok"), name)
                  for name in ("timm/explicit", "timm/sdpa")]
@@ -54,22 +54,22 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("model", __doc__.split("\n\n")[0], bench.MODEL_VARIANTS)
-    p.add_argument("--config", choices=tuple(bench.MODEL_CONFIGS), default=None,
+    p = common.parser("model", __doc__.split("\n\n")[0], bench_suites.MODEL_VARIANTS)
+    p.add_argument("--config", choices=tuple(bench_suites.MODEL_CONFIGS), default=None,
                    help="architecture: swin_t (224x224), or nano (32x32, 2 stages; the --quick default)")
-    p.add_argument("--modes", nargs="+", choices=bench.MODEL_MODES, default=bench.MODEL_MODES,
+    p.add_argument("--modes", nargs="+", choices=bench_suites.MODEL_MODES, default=bench_suites.MODEL_MODES,
                    help="inference (forward, no gradients) and/or train (forward + backward)")
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 8, "cuda": 128, "quick": 2})
     config = args.config or ("nano" if args.quick else "swin_t")
-    rows = bench.run_model(
+    rows = bench_suites.run_model(
         config, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
         modes=args.modes, compile=args.compile, min_run_time=args.min_run_time,
         progress=not args.no_progress, corrupt=args.corrupt,
     )
     columns = ["variant", "mode", "status", "check_error", "images_per_s", "peak_mb", "mfu"]
     formats = {"images_per_s": ".1f", "peak_mb": ".0f", "check_error": ".1e", "mfu": ".1%"}
-    size = bench.MODEL_CONFIGS[config]["img_size"]
+    size = bench_suites.MODEL_CONFIGS[config]["img_size"]
     title = f"Swin ({config}, {size}x{size}), batch {args.batch}, {args.dtype}"
     rate = rows[0]["matmul_tflops"]
     common.finish(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench
+from swin_tutorial import bench, bench_suites
 
 SIDES = {"quick": (14, 21, 28), "cpu": (14, 28, 42, 56), "cuda": (14, 28, 56, 84, 112, 168, 224)}
 TARGET_SIDE = 56
@@ -72,7 +72,7 @@ def summary(rows: list[bench.Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("scaling", __doc__.split("\n\n")[0], bench.SCALING_VARIANTS)
+    p = common.parser("scaling", __doc__.split("\n\n")[0], bench_suites.SCALING_VARIANTS)
     p.add_argument("--sides", type=common.positive_int, nargs="+", default=None,
                    help="map sides, multiples of 7 (default: 14 28 42 56 on cpu, up to 224 on cuda)")
     p.add_argument("--flex-on-cpu", action="store_true",
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [s for s in sides if s % 7]
     if bad:
         p.error(f"--sides must be multiples of the window size 7, got {bad}")
-    rows = bench.run_scaling(
+    rows = bench_suites.run_scaling(
         sides, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
         flex_on_cpu=args.flex_on_cpu, compile=args.compile, min_run_time=args.min_run_time,
         progress=not args.no_progress, corrupt=args.corrupt,

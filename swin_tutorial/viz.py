@@ -370,10 +370,12 @@ def plot_visible_keys(
     """
     H, W = _map_size(H, W)
     i, j = _query_pair(query, H, W)
-    if not isinstance(patterns, Mapping) or not patterns:
-        raise ValueError(
-            f"patterns must be a non-empty dict {{name: bool (T, T)}}, got {patterns!r}"
+    if not isinstance(patterns, Mapping):
+        raise TypeError(
+            f"patterns must be a dict {{name: bool (T, T) tensor}}, got {type(patterns).__name__}"
         )
+    if not patterns:
+        raise ValueError("patterns must hold at least one pattern, got an empty dict")
     names = list(patterns)
     _check_patterns("patterns", [patterns[n] for n in names], H * W)
     fig, axes = _axes(ax, len(names), (3.1 * len(names), 4.2))

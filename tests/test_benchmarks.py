@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from swin_tutorial import bench
+from swin_tutorial import bench, bench_suites
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "benchmarks"
@@ -50,9 +50,9 @@ def _assert_checked(rows: list[dict]) -> None:
 def test_scaling_quick(tmp_path):
     rows, stdout = _run("scaling", tmp_path)
     assert {(r["variant"], r["side"]) for r in rows} == {
-        (v, s) for v in bench.SCALING_VARIANTS for s in (14, 21, 28)
+        (v, s) for v in bench_suites.SCALING_VARIANTS for s in (14, 21, 28)
     }
-    assert len(rows) == 3 * len(bench.SCALING_VARIANTS)
+    assert len(rows) == 3 * len(bench_suites.SCALING_VARIANTS)
     _assert_checked(rows)
     flex = [r for r in rows if r["backend"] == "flex"]
     assert all(r["status"].startswith("skipped: FlexAttention is fused only on CUDA") for r in flex)
@@ -67,7 +67,7 @@ def test_scaling_quick(tmp_path):
 
 def test_kernel_quick(tmp_path):
     rows, stdout = _run("kernel", tmp_path)
-    assert [r["variant"] for r in rows] == list(bench.KERNEL_VARIANTS)
+    assert [r["variant"] for r in rows] == list(bench_suites.KERNEL_VARIANTS)
     _assert_checked(rows)
     assert all(r["windows"] == 2 * 4 and r["side"] == 14 for r in rows)
     assert bench.find_row(rows, variant="timm/explicit")["speedup"] == pytest.approx(1.0)
@@ -77,7 +77,7 @@ def test_kernel_quick(tmp_path):
 def test_model_quick(tmp_path):
     rows, stdout = _run("model", tmp_path)
     assert {(r["variant"], r["mode"]) for r in rows} == {
-        (v, m) for v in bench.MODEL_VARIANTS for m in bench.MODEL_MODES
+        (v, m) for v in bench_suites.MODEL_VARIANTS for m in bench_suites.MODEL_MODES
     }
     _assert_checked(rows)
     for row in rows:
@@ -155,7 +155,7 @@ def test_default_output_path_names_benchmark_device_and_dtype():
     import torch
 
     scaling = _load("scaling")
-    p = scaling.common.parser("scaling", "", bench.SCALING_VARIANTS)
+    p = scaling.common.parser("scaling", "", bench_suites.SCALING_VARIANTS)
     args = p.parse_args(["--device", "cpu", "--threads", str(torch.get_num_threads())])
     scaling.common.resolve(args, p, {"cpu": 1, "cuda": 8, "quick": 1})
     assert args.out == SCRIPTS / "results" / "scaling_cpu_fp32.csv"

@@ -135,6 +135,12 @@ def test_bad_arguments_name_the_argument(call, name):
         call()
 
 
+def test_visible_keys_patterns_must_be_a_dict():
+    mask = window_pattern(8, 8, 4)
+    with pytest.raises(TypeError, match="patterns must be a dict .*got Tensor$"):
+        viz.plot_visible_keys(8, 8, 0, mask)  # the tensor itself is not printed
+
+
 def test_interactive_principle_builds_and_redraws():
     shown = []
     widget = viz.interactive_principle(show=shown.append)

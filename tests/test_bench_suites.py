@@ -1,0 +1,211 @@
+"""The benchmark suites: fp64 references from coordinates, every variant checked, wrong ones refused."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import swin_tutorial as st
+from reference import masked_global_window_attention
+from swin_tutorial import bench, bench_suites
+
+
+# ---------------------------------------------------------------------------
+# The fp64 references, against independent ones
+# ---------------------------------------------------------------------------
+
+
+def _projections(C, seed=0):
+    torch.manual_seed(seed)
+    return nn.Linear(C, 3 * C), nn.Linear(C, C)
+
+
+@pytest.mark.parametrize("chunk", [7, 512])
+def test_global_reference_equals_sdpa_in_float64(chunk):
+    qkv, proj = _projections(16)
+    x = torch.randn(2, 30, 16)
+    out = bench_suites.attention_reference(x, qkv, proj, 4, bench_suites.global_pairs(), chunk=chunk)
+    with torch.no_grad():
+        projected = F.linear(x.double(), qkv.weight.double(), qkv.bias.double())
+        q, k, v = projected.reshape(2, 30, 3, 4, 4).permute(2, 0, 3, 1, 4)
+        expected = F.linear(
+            F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 30, 16),
+            proj.weight.double(), proj.bias.double(),
+        )
+    assert out.dtype == torch.float64
+    assert bench.relative_error(out, expected) < 1e-12
+
+
+@pytest.mark.parametrize("H, W, shift", [(14, 14, 3), (7, 21, 0), (14, 7, 2)])
+def test_window_reference_equals_the_test_suites_reference(H, W, shift):
+    qkv, proj = _projections(12, seed=H + W + shift)
+    table = torch.randn(13 * 13, 3, dtype=torch.float64)
+    x = torch.randn(2, H, W, 12, dtype=torch.float64)
+    rule = bench_suites.window_pairs(H, W, 7, shift, table)
+    ours = bench_suites.attention_reference(x.reshape(2, H * W, 12), qkv, proj, 3, rule, chunk=50)
+    with torch.no_grad():
+        theirs = masked_global_window_attention(
+            x, qkv.weight.double(), qkv.bias.double(), proj.weight.double(), proj.bias.double(),
+            table, 3, (7, 7), (shift, shift), shrink_small_axes=False,
+        )
+    assert bench.relative_error(ours.reshape(2, H, W, 12), theirs) < 1e-12
+
+
+def test_neighbourhood_pairs_match_a_loop_over_coordinates():
+    H, W, k = 9, 11, 5
+    allowed, _ = bench_suites.neighbourhood_pairs(H, W, k)(torch.arange(H * W), torch.arange(H * W))
+    expected = torch.zeros(H * W, H * W, dtype=torch.bool)
+    for i in range(H):
+        for j in range(W):
+            top, left = min(max(i - k // 2, 0), H - k), min(max(j - k // 2, 0), W - k)
+            for a in range(top, top + k):
+                for b in range(left, left + k):
+                    expected[i * W + j, a * W + b] = True
+    assert torch.equal(allowed, expected)
+    assert torch.equal(allowed, st.neighborhood_mask(H, W, k))
+
+
+def test_reference_and_pair_rules_reject_bad_input():
+    qkv, proj = _projections(16)
+    with pytest.raises(ValueError, match="num_heads=3 must divide the 16 channels"):
+        bench_suites.attention_reference(torch.zeros(1, 4, 16), qkv, proj, 3, bench_suites.global_pairs())
+    with pytest.raises(ValueError, match="x must have rank 3"):
+        bench_suites.attention_reference(torch.zeros(4, 16), qkv, proj, 4, bench_suites.global_pairs())
+    with pytest.raises(ValueError, match="multiples of window_size"):
+        bench_suites.window_pairs(10, 14, 7)
+    with pytest.raises(ValueError, match="shift_size must satisfy"):
+        bench_suites.window_pairs(14, 14, 7, 7)
+    with pytest.raises(ValueError, match="kernel_size=9 must be at most"):
+        bench_suites.neighbourhood_pairs(8, 12, 9)
+
+
+# ---------------------------------------------------------------------------
+# The suites: every variant checked; a wrong one refused
+# ---------------------------------------------------------------------------
+
+
+def test_scaling_rows_are_checked_and_a_corrupted_variant_is_refused():
+    rows = bench_suites.run_scaling(
+        [14], variants=["global/sdpa", "window/explicit", "neighbourhood/dense", "neighbourhood/flex"],
+        min_run_time=0.01, progress=False, corrupt=["window/explicit"],
+    )
+    by_variant = {row["variant"]: row for row in rows}
+    assert by_variant["global/sdpa"]["status"] == "ok" and by_variant["global/sdpa"]["check_error"] < 1e-5
+    assert by_variant["neighbourhood/dense"]["check_passed"] is True
+    refused = by_variant["window/explicit"]
+    assert refused["status"].startswith("refused") and refused["seconds"] is None
+    assert refused["check_error"] == pytest.approx(0.05, rel=1e-3)  # the 5 % it was corrupted by
+    assert by_variant["neighbourhood/flex"]["status"].startswith("skipped: FlexAttention is fused only on CUDA")
+    assert by_variant["global/sdpa"]["macs"] == st.complexity.attention_flops(14, 14, 96)
+
+
+def test_scaling_arguments_are_checked():
+    with pytest.raises(ValueError, match="multiple of window_size=7 .* got 15"):
+        bench_suites.run_scaling([15], progress=False)
+    with pytest.raises(ValueError, match="variants must be a non-empty subset"):
+        bench_suites.run_scaling([14], variants=["window/fast"], progress=False)
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        bench_suites.run_scaling([14], batch=0, progress=False)
+    with pytest.raises(ValueError, match="sides must be a non-empty sequence"):
+        bench_suites.run_scaling(14, progress=False)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        bench_suites.run_scaling([14], dtype=torch.float16, progress=False)
+
+
+def test_scaling_layers_equal_the_package_modules():
+    layers = bench_suites.ScalingLayers(dim=24, num_heads=2)
+    x = torch.randn(1, 14, 14, 24)
+    with torch.no_grad():
+        window = layers.layer("window/sdpa")(x)
+        dense = layers.layer("neighbourhood/dense")(x)
+    expected = layers.window(st.window_partition(x, 7).reshape(-1, 49, 24))
+    assert torch.allclose(window, st.window_reverse(expected, 7, 14, 14), atol=1e-6)
+    assert torch.equal(layers.neighbourhood["dense"].qkv.weight, layers.window.qkv.weight)
+    assert bench.relative_error(dense, layers.reference("neighbourhood", x)) < 1e-5
+
+
+def test_flex_window_attention_equals_sdpa_on_cpu():
+    torch.manual_seed(0)
+    mask = st.shifted_window_mask(8, 8, 4, 2)  # (4, 16, 16)
+    q, k, v = (torch.randn(8, 2, 16, 8) for _ in range(3))
+    bias = torch.randn(2, 16, 16)
+    flex = bench_suites.FlexWindowAttention(mask)
+    out = flex(q, k, v, bias)
+    expected, _ = st.window_attention(q, k, v, bias=bias, mask=mask)
+    assert bench.relative_error(out, expected) < 1e-5
+    assert flex.block_mask(8, 16, q.device) is flex.block_mask(8, 16, q.device)  # built once
+    with pytest.raises(ValueError, match="mask must be a bool"):
+        bench_suites.FlexWindowAttention(mask.float())
+
+
+def test_kernel_modules_share_weights_with_timm():
+    pytest.importorskip("timm")
+    modules = bench_suites.KernelModules(dim=24, num_heads=2, side=14)
+    x = torch.randn(2, 14, 14, 24)
+    windows = modules.windows_of(x)
+    assert torch.equal(modules.map_of(windows), x)
+    with torch.no_grad():
+        names = ("package/explicit", "package/sdpa", "timm/explicit", "timm/sdpa")
+        outs = {name: modules.layer(name)(windows) for name in names}
+    reference = modules.reference(x)
+    for name, out in outs.items():
+        assert bench.relative_error(modules.map_of(out), reference) < 1e-5, name
+    assert modules.timm_module(True).fused_attn and not modules.timm_module(False).fused_attn
+
+
+def test_timm_switch_is_restored():
+    timm = pytest.importorskip("timm")
+    before = (timm.layers.use_fused_attn(), timm.layers.use_fused_attn(experimental=True))
+    for fused in (True, False):
+        with bench_suites._timm_fused_attention(fused):
+            assert timm.layers.use_fused_attn(experimental=True) is fused
+    assert (timm.layers.use_fused_attn(), timm.layers.use_fused_attn(experimental=True)) == before
+
+
+def test_swin_models_compute_the_same_function():
+    pytest.importorskip("timm")
+    pytest.importorskip("torchvision")
+    models = bench_suites.swin_models("nano")
+    assert set(models) == set(bench_suites.MODEL_VARIANTS)
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        logits = {name: model(images) for name, model in models.items()}
+    for name, out in logits.items():
+        assert bench.relative_error(out, logits["timm/explicit"]) < 1e-5, name
+    fused = [m.fused_attn for m in models["timm/sdpa"].modules() if hasattr(m, "fused_attn")]
+    explicit = [m.fused_attn for m in models["timm/explicit"].modules() if hasattr(m, "fused_attn")]
+    assert fused and all(fused) and not any(explicit)
+    with pytest.raises(ValueError, match="config must be one of"):
+        bench_suites.swin_models("swin_huge")
+
+
+def test_torchvision_key_renaming():
+    renamed = bench_suites.timm_to_torchvision_swin({
+        "patch_embed.proj.weight": 1, "patch_embed.norm.bias": 2,
+        "layers.0.blocks.1.mlp.fc2.weight": 3, "layers.2.downsample.reduction.weight": 4,
+        "layers.2.blocks.0.attn.relative_position_index": 5, "head.fc.bias": 6, "norm.weight": 7,
+    })
+    assert renamed == {
+        "features.0.0.weight": 1, "features.0.2.bias": 2, "features.1.1.mlp.3.weight": 3,
+        "features.4.reduction.weight": 4, "head.bias": 6, "norm.weight": 7,
+    }
+    with pytest.raises(ValueError, match="not a Swin parameter: 'pos_embed'"):
+        bench_suites.timm_to_torchvision_swin({"pos_embed": 0})
+
+
+def test_matmul_rate_is_positive():
+    assert bench_suites.matmul_flops_per_second("cpu", torch.float32, size=128, min_run_time=0.01) > 1e6
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        bench_suites.matmul_flops_per_second("cpu", torch.float32, size=0)
+
+
+@pytest.mark.gpu
+def test_suites_on_cuda_with_flex_attention():
+    rows = bench_suites.run_scaling([14, 28], "cuda", torch.bfloat16, batch=2, min_run_time=0.05, progress=False)
+    assert all(row["status"] == "ok" and row["check_passed"] for row in rows)
+    flex = [row for row in rows if row["backend"] == "flex"]
+    assert len(flex) == 2 and all(row["peak_mb"] > 0 for row in flex)
+    kernel = bench_suites.run_kernel(28, "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False)
+    assert all(row["status"] == "ok" for row in kernel)
+    model = bench_suites.run_model("nano", "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False)
+    assert all(row["status"] == "ok" and 0 < row["mfu"] < 1 for row in model)
