@@ -59,13 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="architecture: swin_t (224x224), or nano (32x32, 2 stages; the --quick default)")
     p.add_argument("--modes", nargs="+", choices=bench_suites.MODEL_MODES, default=bench_suites.MODEL_MODES,
                    help="inference (forward, no gradients) and/or train (forward + backward)")
+    p.add_argument("--rounds", type=common.positive_int, default=3,
+                   help="time the models in turns, this many each, and keep the median turn "
+                        "(so that a drift of the machine's speed does not favour one library; default 3)")
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 8, "cuda": 128, "quick": 2})
     config = args.config or ("nano" if args.quick else "swin_t")
     rows = bench_suites.run_model(
         config, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
         modes=args.modes, compile=args.compile, min_run_time=args.min_run_time,
-        progress=not args.no_progress, corrupt=args.corrupt,
+        progress=not args.no_progress, corrupt=args.corrupt, rounds=args.rounds,
     )
     columns = ["variant", "mode", "status", "check_error", "images_per_s", "peak_mb", "mfu"]
     formats = {"images_per_s": ".1f", "peak_mb": ".0f", "check_error": ".1e", "mfu": ".1%"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import statistics
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -983,6 +984,7 @@ def run_model(
     seed: int = 0,
     corrupt: Sequence[str] = (),
     matmul_rate: float | None = None,
+    rounds: int = 1,
 ) -> list[Row]:
     """Throughput and peak memory of whole Swin models: inference and a training step.
 
@@ -1004,6 +1006,9 @@ def run_model(
         compile: also time each model wrapped in ``torch.compile``.
         matmul_rate: FLOP/s to compute model FLOP utilisation against; default
             :func:`matmul_flops_per_second` measured now on ``device`` in ``dtype``.
+        rounds: time the checked models round-robin, ``rounds`` times each
+            with ``min_run_time / rounds`` seconds per turn, and report the
+            median turn (:func:`_time_in_rounds`); 1 times each model once, in turn.
         others: as in :func:`run_scaling`.
 
     Returns:
@@ -1018,6 +1023,7 @@ def run_model(
     device = torch.device(device)
     dtype_label = dtype_name(dtype)
     batch = check_positive_int("batch", batch)
+    rounds = check_positive_int("rounds", rounds)
     modes = _check_names("modes", modes, MODEL_MODES)
     models = swin_models(config, seed)
     variants = _check_names("variants", variants, MODEL_VARIANTS)
@@ -1059,7 +1065,7 @@ def run_model(
 
     names = [(v, False) for v in variants] + ([(v, True) for v in variants] if compile else [])
     cases = [(v, compiled, mode) for v, compiled in names for mode in modes]
-    rows = []
+    rows, timed = [], []
     for variant, compiled, mode in _progress(cases, progress, "model"):
         implementation, attention = variant.split("/")
         name = variant + ("+compile" if compiled else "")
@@ -1082,15 +1088,48 @@ def run_model(
             fn, args = _training_step(model, forward), (images, labels)
         row = _measure_variant(
             case, functools.partial(checks, forward, mode), fn, args, device, dtype,
-            grad=mode == "train", min_run_time=min_run_time, num_threads=num_threads,
+            grad=mode == "train", min_run_time=min_run_time / rounds, num_threads=num_threads,
             memory=memory and _memory_measurable(attention, device, compiled),
         )
-        flop = 2 * macs * (3 if mode == "train" else 1)
+        rows.append(row)
+        if row["seconds"] is not None and rounds > 1:
+            timed.append((row, fn, args))
+        del model, forward, fn
+        _release_memory(device)
+    _time_in_rounds(timed, rounds, device, dtype, min_run_time / rounds, num_threads)
+    for row in rows:
+        flop = 2 * macs * (3 if row["mode"] == "train" else 1)
         row["gflop_per_image"] = flop / 1e9
         row["matmul_tflops"] = matmul_rate / 1e12
         row["images_per_s"] = batch / row["seconds"] if row["seconds"] else None
         row["mfu"] = row["images_per_s"] * flop / matmul_rate if row["images_per_s"] else None
-        rows.append(row)
-        del model, forward
-        _release_memory(device)
+        row["rounds"] = rounds
     return rows
+
+
+def _time_in_rounds(
+    timed: Sequence[tuple[Row, Callable[..., object], tuple]],
+    rounds: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    min_run_time: float,
+    num_threads: int | None,
+) -> None:
+    """Time each checked ``(row, fn, args)`` again, round-robin; ``row["seconds"]`` becomes its median turn.
+
+    A machine's speed drifts (a host shared with others, a GPU's clocks and
+    temperature): timed one after the other, the first and the last model can
+    differ by 10 % for that reason alone. Taking turns, every model is timed
+    early and late alike, and the median turn is what it costs. A row's first
+    turn is the time it already holds. A training step runs with gradients
+    (its ``mode`` column says which).
+    """
+    turns = {id(row): [row["seconds"]] for row, _, _ in timed}
+    for _ in range(rounds - 1):
+        for row, fn, args in timed:
+            with precision(device, dtype), torch.set_grad_enabled(row.get("mode") == "train"):
+                turns[id(row)].append(
+                    time_callable(fn, *args, min_run_time=min_run_time, num_threads=num_threads)
+                )
+    for row, _, _ in timed:
+        row["seconds"] = statistics.median(turns[id(row)])

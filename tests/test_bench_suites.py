@@ -179,6 +179,32 @@ def test_swin_models_compute_the_same_function():
         bench_suites.swin_models("swin_huge")
 
 
+def test_rounds_report_the_median_turn(monkeypatch):
+    """Each checked model is timed once more per extra round, in turns; the median turn is kept."""
+    pytest.importorskip("timm")
+    pytest.importorskip("torchvision")
+    calls = []
+
+    def fake_time(fn, *args, min_run_time, num_threads):
+        calls.append((fn, min_run_time))
+        return {1: 4.0, 2: 1.0, 3: 2.0, 4: 8.0}[len(calls)]  # the turns after the first
+
+    rows = bench_suites.run_model(
+        "nano", batch=2, variants=["package/sdpa", "timm/sdpa"], modes=["inference"],
+        min_run_time=0.03, progress=False, memory=False, matmul_rate=1e9, rounds=3,
+    )
+    first = {row["variant"]: row["seconds"] for row in rows}
+    monkeypatch.setattr(bench_suites, "time_callable", fake_time)
+    timed = [(dict(row), lambda x: x, (None,)) for row in rows]
+    bench_suites._time_in_rounds(timed, 3, torch.device("cpu"), torch.float32, 0.01, 1)
+    assert [fn for fn, _ in calls] == [timed[0][1], timed[1][1]] * 2  # round-robin, not one after the other
+    assert timed[0][0]["seconds"] == sorted([first["package/sdpa"], 4.0, 2.0])[1]
+    assert timed[1][0]["seconds"] == sorted([first["timm/sdpa"], 1.0, 8.0])[1]
+    assert all(row["rounds"] == 3 and row["images_per_s"] == 2 / row["seconds"] for row in rows)
+    with pytest.raises(ValueError, match="rounds must be a positive int"):
+        bench_suites.run_model("nano", rounds=0, progress=False)
+
+
 def test_torchvision_key_renaming():
     renamed = bench_suites.timm_to_torchvision_swin({
         "patch_embed.proj.weight": 1, "patch_embed.norm.bias": 2,

@@ -84,6 +84,7 @@ def test_model_quick(tmp_path):
         assert row["config"] == "nano" and row["batch"] == 2
         assert row["images_per_s"] == pytest.approx(2 / row["seconds"])
         assert row["mfu"] > 0 and row["matmul_tflops"] > 0
+        assert row["rounds"] == 3  # the script's default: models timed in turns
     train = bench.find_row(rows, variant="package/sdpa", mode="train")
     inference = bench.find_row(rows, variant="package/sdpa", mode="inference")
     assert train["gflop_per_image"] == pytest.approx(3 * inference["gflop_per_image"])
