@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: env book student mathjax book-offline test clean
+.PHONY: env book student mathjax book-offline lint check test clean
 
 env: $(STAMP)
 
@@ -65,11 +65,26 @@ book-offline: env mathjax
 	$(BIN)/jupyter-book build . --config $(OFFLINE_CONFIG) --path-output $(OFFLINE_OUT) -W -n --keep-going
 	@echo "offline edition: $$(du -sh $(OFFLINE_OUT)/_build/html | cut -f1) in $(OFFLINE_OUT)/_build/html"
 
-# Package tests (they include the book builds of every edition and the browser
-# test, tests/test_browser.py), then strict nbval on every chapter.
-test: env mathjax
+# What ruff checks: the package, the tests and the benchmark scripts (the
+# notebooks' line length follows the book's column; see pyproject.toml).
+LINTED := swin_tutorial tests benchmarks
+lint: env
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+# The edit-test loop: lint and the package's unit tests (tests/unit), no book.
+check: lint
+	$(BIN)/python -m pytest tests/unit -p no:cacheprovider -q
+
+# Everything: lint, the unit tests, the book's tests (builds of every edition,
+# the browser test, tests/book), then strict nbval on every chapter, twice: the
+# second pass with PyTorch's vectorised CPU kernels off and one thread, so that
+# an output whose digits depend on the machine fails here, not on a reader's.
+NBVAL := -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+test: lint mathjax
 	$(BIN)/python -m pytest tests -p no:cacheprovider
-	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python $(NBVAL)
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python $(NBVAL)
 
 clean:
 	rm -rf _build

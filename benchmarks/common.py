@@ -49,24 +49,60 @@ def parser(name: str, description: str, variants: Sequence[str]) -> argparse.Arg
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where to run; auto: cuda if available, else cpu")
-    p.add_argument("--dtype", choices=tuple(bench.DTYPES), default=None,
-                   help="precision: fp32, or bf16 autocast (default: bf16 on cuda, fp32 on cpu)")
-    p.add_argument("--batch", type=positive_int, default=None,
-                   help="images (maps) per timed call (default depends on the device and --quick)")
-    p.add_argument("--out", type=pathlib.Path, default=None,
-                   help=f"CSV file to write (default: benchmarks/results/{name}_<device>_<dtype>.csv)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny sizes and short timings: a smoke test that takes seconds on a CPU")
-    p.add_argument("--compile", action="store_true",
-                   help="also time every variant wrapped in torch.compile (slow to start on a CPU)")
-    p.add_argument("--variants", nargs="+", choices=variants, default=None, metavar="VARIANT",
-                   help=f"which variants to run (default: all of {', '.join(variants)})")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="CPU threads for PyTorch (one thread gives the most repeatable CPU numbers)")
-    p.add_argument("--min-run-time", type=positive_float, default=None,
-                   help="seconds of measurement per variant (default 0.5, 0.02 with --quick)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to run; auto: cuda if available, else cpu",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=tuple(bench.DTYPES),
+        default=None,
+        help="precision: fp32, or bf16 autocast (default: bf16 on cuda, fp32 on cpu)",
+    )
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        default=None,
+        help="images (maps) per timed call (default depends on the device and --quick)",
+    )
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help=f"CSV file to write (default: benchmarks/results/{name}_<device>_<dtype>.csv)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and short timings: a smoke test that takes seconds on a CPU",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time every variant wrapped in torch.compile (slow to start on a CPU)",
+    )
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=variants,
+        default=None,
+        metavar="VARIANT",
+        help=f"which variants to run (default: all of {', '.join(variants)})",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="CPU threads for PyTorch (one thread gives the most repeatable CPU numbers)",
+    )
+    p.add_argument(
+        "--min-run-time",
+        type=positive_float,
+        default=None,
+        help="seconds of measurement per variant (default 0.5, 0.02 with --quick)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # test hook: make a variant's result wrong on purpose; its row must come out refused
     p.add_argument("--corrupt", nargs="+", choices=variants, default=(), help=argparse.SUPPRESS)
@@ -105,14 +141,18 @@ def finish(
     """Add where/when to every row, print the table (and ``extra``), write the CSV."""
     info = bench.run_info(args.device)
     rows[:] = [{**row, **info} for row in rows]
-    print(f"{title} on {info['device_name']} ({args.device}), torch {info['torch']}, "
-          f"timm {info['timm']}, torchvision {info['torchvision']}, {info['threads']} CPU threads, "
-          f"{info['date']}")
+    print(
+        f"{title} on {info['device_name']} ({args.device}), torch {info['torch']}, "
+        f"timm {info['timm']}, torchvision {info['torchvision']}, {info['threads']} CPU threads, "
+        f"{info['date']}"
+    )
     print(bench.format_table(rows, columns, formats))
     refused = [row["variant"] for row in rows if str(row["status"]).startswith("refused")]
     if refused:
-        print(f"\nNo time printed for {', '.join(sorted(set(refused)))}: "
-              "their results differ from the fp64 reference.")
+        print(
+            f"\nNo time printed for {', '.join(sorted(set(refused)))}: "
+            "their results differ from the fp64 reference."
+        )
     if extra is not None:
         print()
         print(extra(rows))

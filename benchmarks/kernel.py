@@ -25,30 +25,48 @@ BASELINE = "timm/explicit"
 def relative_to_baseline(rows: list[bench.Row]) -> None:
     """Add ``speedup``: the baseline's time over each row's (same compile state)."""
     for row in rows:
-        base = bench.find_row(rows, variant=BASELINE + ("+compile" if row["compiled"] else ""), status="ok")
+        base = bench.find_row(
+            rows, variant=BASELINE + ("+compile" if row["compiled"] else ""), status="ok"
+        )
         row["speedup"] = base["seconds"] / row["seconds"] if base and row["seconds"] else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.parser("kernel", __doc__.split("\n\n")[0], bench_suites.KERNEL_VARIANTS)
-    p.add_argument("--side", type=common.positive_int, default=None,
-                   help="side of the map, a multiple of 7 (default 56; 14 with --quick)")
-    p.add_argument("--flex-on-cpu", action="store_true",
-                   help="run FlexAttention on a CPU too (unfused there, slow to start)")
+    p.add_argument(
+        "--side",
+        type=common.positive_int,
+        default=None,
+        help="side of the map, a multiple of 7 (default 56; 14 with --quick)",
+    )
+    p.add_argument(
+        "--flex-on-cpu",
+        action="store_true",
+        help="run FlexAttention on a CPU too (unfused there, slow to start)",
+    )
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 8, "cuda": 128, "quick": 2})
     side = args.side or (14 if args.quick else 56)
     if side % 7:
         p.error(f"--side must be a multiple of the window size 7, got {side}")
     rows = bench_suites.run_kernel(
-        side, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
-        flex_on_cpu=args.flex_on_cpu, compile=args.compile, min_run_time=args.min_run_time,
-        progress=not args.no_progress, corrupt=args.corrupt,
+        side,
+        args.device,
+        bench.dtype_from_name(args.dtype),
+        args.batch,
+        variants=args.variants,
+        flex_on_cpu=args.flex_on_cpu,
+        compile=args.compile,
+        min_run_time=args.min_run_time,
+        progress=not args.no_progress,
+        corrupt=args.corrupt,
     )
     relative_to_baseline(rows)
     columns = ["variant", "windows", "status", "check_error", "seconds", "peak_mb", "speedup"]
     formats = {"seconds": ".3e", "peak_mb": ".2f", "check_error": ".1e", "speedup": ".2f"}
-    common.finish(args, rows, columns, formats, f"Window-attention kernel, {side}x{side} map, shift 3")
+    common.finish(
+        args, rows, columns, formats, f"Window-attention kernel, {side}x{side} map, shift 3"
+    )
     return 0
 
 

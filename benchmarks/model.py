@@ -26,8 +26,11 @@ from swin_tutorial import bench, bench_suites
 
 def best(rows: list[bench.Row], implementation: str, mode: str) -> bench.Row | None:
     """The fastest checked row of a library in a mode (any attention path, compiled or not)."""
-    ok = [r for r in rows if r["implementation"] == implementation and r["mode"] == mode
-          and r["status"] == "ok"]
+    ok = [
+        r
+        for r in rows
+        if r["implementation"] == implementation and r["mode"] == mode and r["status"] == "ok"
+    ]
     return max(ok, key=lambda r: r["images_per_s"], default=None)
 
 
@@ -35,40 +38,71 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
     """Package throughput over timm's, per mode: >= 1 required, >= 1.2 the goal."""
     out = []
     for mode in bench_suites.MODEL_MODES:
-        pairs = [(bench.find_row(rows, variant="package/sdpa", mode=mode, status="ok"),
-                  bench.find_row(rows, variant=name, mode=mode, status="ok"), name)
-                 for name in ("timm/explicit", "timm/sdpa")]
+        pairs = [
+            (
+                bench.find_row(rows, variant="package/sdpa", mode=mode, status="ok"),
+                bench.find_row(rows, variant=name, mode=mode, status="ok"),
+                name,
+            )
+            for name in ("timm/explicit", "timm/sdpa")
+        ]
         pairs.append((best(rows, "package", mode), best(rows, "timm", mode), "best timm"))
         for ours, theirs, name in pairs:
             ratio = ours["images_per_s"] / theirs["images_per_s"] if ours and theirs else None
             label = "best package" if name == "best timm" else "package/sdpa"
             if ours and theirs and name == "best timm":
-                label, name = f"best package ({ours['variant']})", f"best timm ({theirs['variant']})"
-            out.append({
-                "target": f"{mode}: {label} / {name}",
-                "measured": None if ratio is None else f"{ratio:.2f}x",
-                "goal": ">= 1 (goal 1.2)",
-                "verdict": common.verdict(None if ratio is None else ratio >= 1.0),
-            })
+                label, name = (
+                    f"best package ({ours['variant']})",
+                    f"best timm ({theirs['variant']})",
+                )
+            out.append(
+                {
+                    "target": f"{mode}: {label} / {name}",
+                    "measured": None if ratio is None else f"{ratio:.2f}x",
+                    "goal": ">= 1 (goal 1.2)",
+                    "verdict": common.verdict(None if ratio is None else ratio >= 1.0),
+                }
+            )
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.parser("model", __doc__.split("\n\n")[0], bench_suites.MODEL_VARIANTS)
-    p.add_argument("--config", choices=tuple(bench_suites.MODEL_CONFIGS), default=None,
-                   help="architecture: swin_t (224x224), or nano (32x32, 2 stages; the --quick default)")
-    p.add_argument("--modes", nargs="+", choices=bench_suites.MODEL_MODES, default=bench_suites.MODEL_MODES,
-                   help="inference (forward, no gradients) and/or train (forward + backward)")
-    p.add_argument("--rounds", type=common.positive_int, default=3,
-                   help="time the models in turns, this many each, and keep the median turn "
-                        "(so that a drift of the machine's speed does not favour one library; default 3)")
+    p.add_argument(
+        "--config",
+        choices=tuple(bench_suites.MODEL_CONFIGS),
+        default=None,
+        help="architecture: swin_t (224x224), or nano (32x32, 2 stages; the --quick default)",
+    )
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        choices=bench_suites.MODEL_MODES,
+        default=bench_suites.MODEL_MODES,
+        help="inference (forward, no gradients) and/or train (forward + backward)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=common.positive_int,
+        default=3,
+        help="time the models in turns, this many each, and keep the median turn "
+        "(so that a drift of the machine's speed does not favour one library; default 3)",
+    )
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 8, "cuda": 128, "quick": 2})
     config = args.config or ("nano" if args.quick else "swin_t")
     rows = bench_suites.run_model(
-        config, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
-        modes=args.modes, compile=args.compile, min_run_time=args.min_run_time,
-        progress=not args.no_progress, corrupt=args.corrupt, rounds=args.rounds,
+        config,
+        args.device,
+        bench.dtype_from_name(args.dtype),
+        args.batch,
+        variants=args.variants,
+        modes=args.modes,
+        compile=args.compile,
+        min_run_time=args.min_run_time,
+        progress=not args.no_progress,
+        corrupt=args.corrupt,
+        rounds=args.rounds,
     )
     columns = ["variant", "mode", "status", "check_error", "images_per_s", "peak_mb", "mfu"]
     formats = {"images_per_s": ".1f", "peak_mb": ".0f", "check_error": ".1e", "mfu": ".1%"}
@@ -76,9 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     title = f"Swin ({config}, {size}x{size}), batch {args.batch}, {args.dtype}"
     rate = rows[0]["matmul_tflops"]
     common.finish(
-        args, rows, columns, formats, title,
-        lambda rows: f"mfu: model FLOP/s over a measured {args.dtype} matmul rate of {rate:.3g} TFLOP/s\n\n"
-        + common.targets_table(targets(rows)),
+        args,
+        rows,
+        columns,
+        formats,
+        title,
+        lambda rows: (
+            f"mfu: model FLOP/s over a measured {args.dtype} matmul rate of {rate:.3g} TFLOP/s\n\n"
+            + common.targets_table(targets(rows))
+        ),
     )
     return 0
 

@@ -32,12 +32,14 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
         fitted = exponents.get(variant, {})
         for kind in ("time", "memory"):
             value = fitted.get(f"{kind}_exponent")
-            out.append({
-                "target": f"{variant}: {kind} linear in tokens",
-                "measured": None if value is None else f"exponent {value:.2f}",
-                "goal": "exponent <= 1.2",
-                "verdict": common.verdict(None if value is None else value <= 1.2),
-            })
+            out.append(
+                {
+                    "target": f"{variant}: {kind} linear in tokens",
+                    "measured": None if value is None else f"exponent {value:.2f}",
+                    "goal": "exponent <= 1.2",
+                    "verdict": common.verdict(None if value is None else value <= 1.2),
+                }
+            )
     for backend in ("explicit", "sdpa"):
         slow = bench.find_row(rows, variant=f"global/{backend}", side=TARGET_SIDE, status="ok")
         fast = bench.find_row(rows, variant=f"window/{backend}", side=TARGET_SIDE, status="ok")
@@ -48,16 +50,27 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
             met = predicted / 2 <= ratio <= 2 * predicted
             measured = f"{ratio:.1f}x faster"
             goal = f"{predicted:.1f}x (FLOP formula) within 2x"
-        out.append({"target": f"window/{backend} vs global/{backend} at {TARGET_SIDE}x{TARGET_SIDE}",
-                    "measured": measured, "goal": goal, "verdict": common.verdict(met)})
+        out.append(
+            {
+                "target": f"window/{backend} vs global/{backend} at {TARGET_SIDE}x{TARGET_SIDE}",
+                "measured": measured,
+                "goal": goal,
+                "verdict": common.verdict(met),
+            }
+        )
     dense = bench.find_row(rows, variant="neighbourhood/dense", side=TARGET_SIDE, status="ok")
     flex = bench.find_row(rows, variant="neighbourhood/flex", side=TARGET_SIDE, status="ok")
     met = None if not (dense and flex) else dense["seconds"] / flex["seconds"] >= 5
-    out.append({
-        "target": f"neighbourhood flex vs dense at {TARGET_SIDE}x{TARGET_SIDE}, kernel 7",
-        "measured": None if met is None else f"{dense['seconds'] / flex['seconds']:.1f}x faster",
-        "goal": ">= 5x", "verdict": common.verdict(met),
-    })
+    out.append(
+        {
+            "target": f"neighbourhood flex vs dense at {TARGET_SIDE}x{TARGET_SIDE}, kernel 7",
+            "measured": None
+            if met is None
+            else f"{dense['seconds'] / flex['seconds']:.1f}x faster",
+            "goal": ">= 5x",
+            "verdict": common.verdict(met),
+        }
+    )
     return out
 
 
@@ -65,7 +78,9 @@ def summary(rows: list[bench.Row]) -> str:
     fits = bench.growth_exponents(rows)
     formats = {f"{k}_exponent": ".2f" for k in ("time", "memory", "macs")}
     table = bench.format_table(
-        fits, ["variant", "points", "time_exponent", "memory_exponent", "macs_exponent"], formats,
+        fits,
+        ["variant", "points", "time_exponent", "memory_exponent", "macs_exponent"],
+        formats,
         title="Growth exponents p (cost ~ tokens^p; macs: the FLOP formula over the same sizes)",
     )
     return table + "\n\n" + common.targets_table(targets(rows))
@@ -73,10 +88,18 @@ def summary(rows: list[bench.Row]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.parser("scaling", __doc__.split("\n\n")[0], bench_suites.SCALING_VARIANTS)
-    p.add_argument("--sides", type=common.positive_int, nargs="+", default=None,
-                   help="map sides, multiples of 7 (default: 14 28 42 56 on cpu, up to 224 on cuda)")
-    p.add_argument("--flex-on-cpu", action="store_true",
-                   help="run FlexAttention on a CPU too (unfused there: slow, quadratic memory)")
+    p.add_argument(
+        "--sides",
+        type=common.positive_int,
+        nargs="+",
+        default=None,
+        help="map sides, multiples of 7 (default: 14 28 42 56 on cpu, up to 224 on cuda)",
+    )
+    p.add_argument(
+        "--flex-on-cpu",
+        action="store_true",
+        help="run FlexAttention on a CPU too (unfused there: slow, quadratic memory)",
+    )
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 1, "cuda": 8, "quick": 1})
     sides = args.sides or SIDES["quick" if args.quick else args.device]
@@ -84,9 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad:
         p.error(f"--sides must be multiples of the window size 7, got {bad}")
     rows = bench_suites.run_scaling(
-        sides, args.device, bench.dtype_from_name(args.dtype), args.batch, variants=args.variants,
-        flex_on_cpu=args.flex_on_cpu, compile=args.compile, min_run_time=args.min_run_time,
-        progress=not args.no_progress, corrupt=args.corrupt,
+        sides,
+        args.device,
+        bench.dtype_from_name(args.dtype),
+        args.batch,
+        variants=args.variants,
+        flex_on_cpu=args.flex_on_cpu,
+        compile=args.compile,
+        min_run_time=args.min_run_time,
+        progress=not args.no_progress,
+        corrupt=args.corrupt,
     )
     columns = ["variant", "side", "tokens", "status", "check_error", "seconds", "peak_mb", "macs"]
     formats = {"seconds": ".3e", "peak_mb": ".2f", "check_error": ".1e", "macs": ".3g"}

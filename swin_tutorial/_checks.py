@@ -7,7 +7,8 @@ wrong thing learns what to fix without reading a traceback into PyTorch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 
 import torch
 
@@ -47,18 +48,74 @@ def to_shift_pair(name: str, value: int | Sequence[int], window: Pair | None = N
     if min(pair) < 0:
         raise ValueError(f"{name} must be non-negative, got {value!r}")
     if window is not None and any(s >= w for s, w in zip(pair, window)):
-        raise ValueError(
-            f"{name} must satisfy 0 <= shift < window size {window}, got {value!r}"
-        )
+        raise ValueError(f"{name} must satisfy 0 <= shift < window size {window}, got {value!r}")
     return pair
 
 
-def check_positive_int(name: str, value: int) -> int:
-    """Return ``value`` if it is an int >= 1, else raise."""
+def check_int(
+    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[minimum, maximum]``, else raise.
+
+    The one integer test of the package: ``check_int("heads", 0, minimum=1)`` raises
+    ``ValueError: heads must be >= 1, got heads=0``.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise TypeError(f"{name} must be an int, got {name}={value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {name}={value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {name}={value!r}")
+    return value
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an int >= 1, else raise."""
+    check_int(name, value)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {name}={value!r}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: object,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number within the bounds, else raise.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``: dropout is
+    ``check_real("drop", p, 0.0, 1.0, high_open=True)``, i.e. ``0 <= p < 1``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {name}={value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {name}={value!r}")
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        raise ValueError(f"{name} must be in {interval}, got {name}={value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool (not a truthy string or int), else raise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {name}={value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Collection[object]) -> object:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {name}={value!r}")
     return value
 
 
@@ -71,9 +128,7 @@ def check_tensor(name: str, x: object, rank: int, layout: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
     if x.dim() != rank:
-        raise ValueError(
-            f"{name} must have rank {rank} {layout}, got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must have rank {rank} {layout}, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     return x
@@ -91,6 +146,4 @@ def check_channels(name: str, x: torch.Tensor, expected: int) -> None:
 def check_divides(name: str, value: int, divisor_name: str, divisor: int) -> None:
     """Check that ``divisor`` divides ``value``."""
     if value % divisor != 0:
-        raise ValueError(
-            f"{divisor_name}={divisor} must divide {name}={value}"
-        )
+        raise ValueError(f"{divisor_name}={divisor} must divide {name}={value}")

@@ -250,7 +250,9 @@ class WindowAttention(_WindowSelfAttention):
         ``window_size`` may be smaller than the module's window (a feature map
         smaller than the window); its bias is the central part of the same table.
         """
-        return gather_relative_position_bias(self.relative_position_bias_table, self._index(window_size))
+        return gather_relative_position_bias(
+            self.relative_position_bias_table, self._index(window_size)
+        )
 
     def _queries_keys_values(self, x):
         return (*self._split_heads(self.qkv(x)), self.scale)
@@ -299,7 +301,9 @@ class CosineWindowAttention(_WindowSelfAttention):
         )
         self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), math.log(10.0)))
         self.cpb_mlp = nn.Sequential(
-            nn.Linear(2, cpb_hidden), nn.ReLU(inplace=True), nn.Linear(cpb_hidden, num_heads, bias=False)
+            nn.Linear(2, cpb_hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(cpb_hidden, num_heads, bias=False),
         )
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.q_bias = nn.Parameter(torch.zeros(dim)) if qkv_bias else None
@@ -316,7 +320,9 @@ class CosineWindowAttention(_WindowSelfAttention):
         window = self.window_size if window_size is None else to_pair("window_size", window_size)
         normalizer = window if self.pretrained_window_size is None else self.pretrained_window_size
         device = self.logit_scale.device
-        offsets = log_spaced_coordinates(window, normalizer, device=device).to(self.logit_scale.dtype)
+        offsets = log_spaced_coordinates(window, normalizer, device=device).to(
+            self.logit_scale.dtype
+        )
         table = self.cpb_mlp(offsets)  # (T, heads), one row per offset of this window
         if window == self.window_size:
             index = self.relative_position_index

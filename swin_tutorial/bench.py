@@ -275,8 +275,20 @@ class StorageCounter(TorchDispatchMode):
 
 
 COPY_OPERATORS = frozenset(
-    {"clone", "copy_", "_to_copy", "cat", "stack", "roll", "constant_pad_nd", "index", "gather",
-     "masked_fill", "repeat", "expand_copy"}
+    {
+        "clone",
+        "copy_",
+        "_to_copy",
+        "cat",
+        "stack",
+        "roll",
+        "constant_pad_nd",
+        "index",
+        "gather",
+        "masked_fill",
+        "repeat",
+        "expand_copy",
+    }
 )
 """ATen operators that move or duplicate data without doing arithmetic on it
 (what a reshape of a non-contiguous tensor, a roll, a pad or a mask expansion costs)."""
@@ -679,7 +691,10 @@ def _parse_cell(text: str) -> object:
 def read_csv(path: str | os.PathLike) -> list[Row]:
     """Rows written by :func:`write_csv`, with numbers, booleans and ``None`` restored."""
     with pathlib.Path(path).open(newline="", encoding="utf-8") as handle:
-        return [{key: _parse_cell(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        return [
+            {key: _parse_cell(value) for key, value in row.items()}
+            for row in csv.DictReader(handle)
+        ]
 
 
 def growth_exponents(
@@ -715,7 +730,9 @@ def growth_exponents(
         ok = [r for r in rows if r.get(group) == name and r.get("status") == STATUS_OK]
         fitted: Row = {group: name, "points": len(ok)}
         for label, column in values.items():
-            points = [(r[size], r[column]) for r in ok if r.get(column) is not None and r[column] > 0]
+            points = [
+                (r[size], r[column]) for r in ok if r.get(column) is not None and r[column] > 0
+            ]
             if not any(column in r for r in rows):
                 continue
             sizes = [p[0] for p in points]

@@ -44,7 +44,6 @@ from .bench import (
 )
 from .neighborhood import flex_attention_available
 
-
 # ---------------------------------------------------------------------------
 # fp64 references, written from token coordinates
 # ---------------------------------------------------------------------------
@@ -91,7 +90,9 @@ def window_pairs(
     def same_window(a: torch.Tensor, b: torch.Tensor, length: int, window: int, shift: int):
         ra, rb = (a - shift) % length, (b - shift) % length
         offset = a[:, None] - b[None, :]
-        return (ra[:, None] // window == rb[None, :] // window) & (offset == ra[:, None] - rb[None, :])
+        return (ra[:, None] // window == rb[None, :] // window) & (
+            offset == ra[:, None] - rb[None, :]
+        )
 
     def rule(queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         qi, qj, ki, kj = queries // W, queries % W, keys // W, keys % W
@@ -105,7 +106,9 @@ def window_pairs(
     return rule
 
 
-def neighbourhood_pairs(H: int, W: int, kernel_size: int, bias: torch.Tensor | None = None) -> PairRule:
+def neighbourhood_pairs(
+    H: int, W: int, kernel_size: int, bias: torch.Tensor | None = None
+) -> PairRule:
     """Neighbourhood attention (NAT, dilation 1) on an ``H x W`` map, from coordinates.
 
     Along each axis the query at position ``p`` sees the ``k`` positions
@@ -275,8 +278,13 @@ def _measure_variant(
     try:
         with precision(device, dtype), torch.set_grad_enabled(grad):
             return measured_row(
-                case, checks(), timed_fn, *time_args, min_run_time=min_run_time,
-                num_threads=num_threads, memory=memory,
+                case,
+                checks(),
+                timed_fn,
+                *time_args,
+                min_run_time=min_run_time,
+                num_threads=num_threads,
+                memory=memory,
             )
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_out_of_memory(error):
@@ -337,20 +345,31 @@ class ScalingLayers:
         from .neighborhood import NeighborhoodAttention2D
 
         self.dim, self.num_heads = dim, num_heads
-        self.window_size, self.kernel_size = check_positive_int("window_size", window_size), kernel_size
+        self.window_size, self.kernel_size = (
+            check_positive_int("window_size", window_size),
+            kernel_size,
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.window = WindowAttention(dim, num_heads, window_size, fused=True).eval()
             self.neighbourhood = {
-                backend: NeighborhoodAttention2D(dim, num_heads, kernel_size, backend=backend).eval()
+                backend: NeighborhoodAttention2D(
+                    dim, num_heads, kernel_size, backend=backend
+                ).eval()
                 for backend in ("dense", "flex")
             }
         self.window_explicit = copy.deepcopy(self.window)
         self.window_explicit.fused = False
         for module in self.neighbourhood.values():
-            module.load_state_dict({**self.neighbourhood["dense"].state_dict(),
-                                    "qkv.weight": self.window.qkv.weight, "qkv.bias": self.window.qkv.bias,
-                                    "proj.weight": self.window.proj.weight, "proj.bias": self.window.proj.bias})
+            module.load_state_dict(
+                {
+                    **self.neighbourhood["dense"].state_dict(),
+                    "qkv.weight": self.window.qkv.weight,
+                    "qkv.bias": self.window.qkv.bias,
+                    "proj.weight": self.window.proj.weight,
+                    "proj.bias": self.window.proj.bias,
+                }
+            )
         for module in (self.window, self.window_explicit, *self.neighbourhood.values()):
             module.to(device).requires_grad_(False)
 
@@ -480,7 +499,11 @@ def run_scaling(
         functions[variant] = fn
         if compile and not variant.endswith("flex"):
             functions[f"{variant}+compile"] = torch.compile(fn)
-    skip = {v: _flex_skip_reason(device, flex_on_cpu) for v in functions if v.split("+")[0].endswith("flex")}
+    skip = {
+        v: _flex_skip_reason(device, flex_on_cpu)
+        for v in functions
+        if v.split("+")[0].endswith("flex")
+    }
     generator = _random_generator(seed + 1)
     rows = []
     cases = [(side, variant) for side in sides for variant in functions]
@@ -495,9 +518,16 @@ def run_scaling(
         base = variant.split("+")[0]
         scheme, backend = base.split("/")
         case = {
-            "benchmark": "scaling", "variant": variant, "scheme": scheme, "backend": backend,
-            "compiled": variant.endswith("+compile"), "side": side, "tokens": side * side,
-            "batch": batch, "dtype": dtype_label, "macs": layers.macs(base, side) * batch,
+            "benchmark": "scaling",
+            "variant": variant,
+            "scheme": scheme,
+            "backend": backend,
+            "compiled": variant.endswith("+compile"),
+            "side": side,
+            "tokens": side * side,
+            "batch": batch,
+            "dtype": dtype_label,
+            "macs": layers.macs(base, side) * batch,
         }
         if skip.get(variant):
             rows.append(skipped_row(case, skip[variant]))
@@ -510,8 +540,14 @@ def run_scaling(
 
         fn = functions[variant]
         row = _measure_variant(
-            case, lambda fn=fn, expected=expected: [check_close(fn(x_check), expected(), dtype)],
-            fn, (x_time,), device, dtype, min_run_time=min_run_time, num_threads=num_threads,
+            case,
+            lambda fn=fn, expected=expected: [check_close(fn(x_check), expected(), dtype)],
+            fn,
+            (x_time,),
+            device,
+            dtype,
+            min_run_time=min_run_time,
+            num_threads=num_threads,
             memory=memory and _memory_measurable(backend, device, case["compiled"]),
         )
         if row["status"] == "skipped: out of memory":
@@ -544,7 +580,9 @@ class FlexWindowAttention:
 
     def __init__(self, mask: torch.Tensor | None) -> None:
         if mask is not None and (mask.dtype != torch.bool or mask.dim() != 3):
-            raise ValueError(f"mask must be a bool (nW, N, N) tensor, got {mask.dtype} {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask must be a bool (nW, N, N) tensor, got {mask.dtype} {tuple(mask.shape)}"
+            )
         self.mask = mask
         self._block_masks: dict[tuple, object] = {}
 
@@ -565,10 +603,14 @@ class FlexWindowAttention:
                 def mask_mod(b, h, q_idx, kv_idx):
                     return mask[b % nW, q_idx, kv_idx]
 
-                self._block_masks[key] = create_block_mask(mask_mod, windows, None, N, N, device=device)
+                self._block_masks[key] = create_block_mask(
+                    mask_mod, windows, None, N, N, device=device
+                )
         return self._block_masks[key]
 
-    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor
+    ) -> torch.Tensor:
         """``q, k, v``: ``(B * nW, heads, N, d)``; ``bias``: ``(heads, N, N)``. Returns ``(B * nW, heads, N, d)``."""
         from torch.nn.attention.flex_attention import flex_attention
 
@@ -624,7 +666,9 @@ class KernelModules:
         self.fused.to(device).requires_grad_(False)
         self.explicit.to(device).requires_grad_(False)
         self.mask = (
-            shifted_window_mask(side, side, window_size, shift_size, device=device) if shift_size else None
+            shifted_window_mask(side, side, window_size, shift_size, device=device)
+            if shift_size
+            else None
         )
         self.flex = FlexWindowAttention(self.mask)
         self._timm: dict[bool, nn.Module] = {}
@@ -637,7 +681,9 @@ class KernelModules:
             with _timm_fused_attention(fused):
                 module = TimmWindowAttention(self.dim, self.num_heads, window_size=self.window_size)
             if module.fused_attn != fused:
-                raise RuntimeError(f"timm's fused_attn switch did not take: {module.fused_attn} != {fused}")
+                raise RuntimeError(
+                    f"timm's fused_attn switch did not take: {module.fused_attn} != {fused}"
+                )
             module.load_state_dict(self.fused.state_dict(), strict=True)
             self._timm[fused] = module.eval().to(self.fused.qkv.weight.device).requires_grad_(False)
         return self._timm[fused]
@@ -651,11 +697,15 @@ class KernelModules:
             module = self.timm_module(attention == "sdpa")
             additive = None
             if self.mask is not None:
-                additive = torch.zeros(self.mask.shape, device=self.mask.device).masked_fill(~self.mask, -100.0)
+                additive = torch.zeros(self.mask.shape, device=self.mask.device).masked_fill(
+                    ~self.mask, -100.0
+                )
             return functools.partial(module, mask=additive)
         if attention == "flex":
             return self._flex_layer
-        return functools.partial(self.fused if attention == "sdpa" else self.explicit, mask=self.mask)
+        return functools.partial(
+            self.fused if attention == "sdpa" else self.explicit, mask=self.mask
+        )
 
     def _flex_layer(self, windows: torch.Tensor) -> torch.Tensor:
         module = self.fused
@@ -675,13 +725,19 @@ class KernelModules:
         """Inverse of :meth:`windows_of`: ``(B * nW, N, C)`` -> ``(B, side, side, C)``."""
         from .windows import reverse_cyclic_shift, window_reverse
 
-        return reverse_cyclic_shift(window_reverse(windows, self.window_size, self.side, self.side), self.shift_size)
+        return reverse_cyclic_shift(
+            window_reverse(windows, self.window_size, self.side, self.side), self.shift_size
+        )
 
     def reference(self, x: torch.Tensor) -> torch.Tensor:
         """fp64 shifted-window attention of the map ``x`` ``(B, side, side, C)``, from coordinates."""
         B, H, W, C = x.shape
-        rule = window_pairs(H, W, self.window_size, self.shift_size, self.fused.relative_position_bias_table)
-        out = attention_reference(x.reshape(B, H * W, C), self.fused.qkv, self.fused.proj, self.num_heads, rule)
+        rule = window_pairs(
+            H, W, self.window_size, self.shift_size, self.fused.relative_position_bias_table
+        )
+        out = attention_reference(
+            x.reshape(B, H * W, C), self.fused.qkv, self.fused.proj, self.num_heads, rule
+        )
         return out.reshape(B, H, W, C)
 
 
@@ -778,10 +834,17 @@ def run_kernel(
         base = name.split("+")[0]
         implementation, attention = base.split("/")
         case = {
-            "benchmark": "kernel", "variant": name, "implementation": implementation,
-            "attention": attention, "compiled": name.endswith("+compile"), "side": side,
-            "window": window_size, "shift": shift_size,
-            "windows": batch * (side // window_size) ** 2, "batch": batch, "dtype": dtype_label,
+            "benchmark": "kernel",
+            "variant": name,
+            "implementation": implementation,
+            "attention": attention,
+            "compiled": name.endswith("+compile"),
+            "side": side,
+            "window": window_size,
+            "shift": shift_size,
+            "windows": batch * (side // window_size) ** 2,
+            "batch": batch,
+            "dtype": dtype_label,
         }
         reason = _timm_skip_reason() if implementation == "timm" else None
         if attention == "flex":
@@ -798,7 +861,11 @@ def run_kernel(
             _measure_variant(
                 case,
                 lambda fn=fn: [check_close(modules.map_of(fn(windows_check)), expected(), dtype)],
-                fn, (windows_time,), device, dtype, min_run_time=min_run_time,
+                fn,
+                (windows_time,),
+                device,
+                dtype,
+                min_run_time=min_run_time,
                 num_threads=num_threads,
                 memory=memory and _memory_measurable(attention, device, case["compiled"]),
             )
@@ -812,12 +879,22 @@ def run_kernel(
 
 MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     "swin_t": dict(
-        img_size=224, patch_size=4, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
-        window_size=7, num_classes=1000,
+        img_size=224,
+        patch_size=4,
+        embed_dim=96,
+        depths=(2, 2, 6, 2),
+        num_heads=(3, 6, 12, 24),
+        window_size=7,
+        num_classes=1000,
     ),
     # small enough to run in well under a second on a CPU; all three libraries can build it
     "nano": dict(
-        img_size=32, patch_size=2, embed_dim=32, depths=(2, 2), num_heads=(2, 4), window_size=4,
+        img_size=32,
+        patch_size=2,
+        embed_dim=32,
+        depths=(2, 2),
+        num_heads=(2, 4),
+        window_size=4,
         num_classes=10,
     ),
 }
@@ -909,9 +986,13 @@ def swin_models(config: str = "swin_t", seed: int = 0) -> dict[str, nn.Module]:
         TorchvisionSwin = None
     if TorchvisionSwin is not None:
         tv = TorchvisionSwin(
-            patch_size=[cfg["patch_size"]] * 2, embed_dim=cfg["embed_dim"], depths=list(cfg["depths"]),
-            num_heads=list(cfg["num_heads"]), window_size=[cfg["window_size"]] * 2,
-            stochastic_depth_prob=0.0, num_classes=cfg["num_classes"],
+            patch_size=[cfg["patch_size"]] * 2,
+            embed_dim=cfg["embed_dim"],
+            depths=list(cfg["depths"]),
+            num_heads=list(cfg["num_heads"]),
+            window_size=[cfg["window_size"]] * 2,
+            stochastic_depth_prob=0.0,
+            num_classes=cfg["num_classes"],
         )
         tv.load_state_dict({**tv.state_dict(), **timm_to_torchvision_swin(state)}, strict=True)
         models["torchvision/explicit"] = tv.eval()
@@ -1035,7 +1116,9 @@ def run_model(
     check_labels = torch.randint(0, classes, (2,), generator=generator).to(device)
     images = _randn(generator, batch, 3, size, size, device=device)
     labels = torch.randint(0, classes, (batch,), generator=generator).to(device)
-    reference_model = copy.deepcopy(models["timm/explicit" if "timm/explicit" in models else "package/explicit"])
+    reference_model = copy.deepcopy(
+        models["timm/explicit" if "timm/explicit" in models else "package/explicit"]
+    )
     reference_model.to(device=device, dtype=torch.float64)
     macs = count_macs(models["package/sdpa"], torch.zeros(1, 3, size, size))
     if matmul_rate is None:
@@ -1052,7 +1135,9 @@ def run_model(
                     with torch.no_grad():
                         references[what] = reference_model(check_images.double())
                 else:
-                    references[what] = _input_gradient(reference_model, check_images.double(), check_labels)
+                    references[what] = _input_gradient(
+                        reference_model, check_images.double(), check_labels
+                    )
         return references[what]
 
     def checks(forward: Callable[[torch.Tensor], torch.Tensor], mode: str) -> list[Check]:
@@ -1070,9 +1155,16 @@ def run_model(
         implementation, attention = variant.split("/")
         name = variant + ("+compile" if compiled else "")
         case = {
-            "benchmark": "model", "variant": name, "implementation": implementation,
-            "attention": attention, "compiled": compiled, "mode": mode, "config": config,
-            "image_size": size, "batch": batch, "dtype": dtype_label,
+            "benchmark": "model",
+            "variant": name,
+            "implementation": implementation,
+            "attention": attention,
+            "compiled": compiled,
+            "mode": mode,
+            "config": config,
+            "image_size": size,
+            "batch": batch,
+            "dtype": dtype_label,
         }
         if variant not in models:
             rows.append(skipped_row(case, f"{implementation} is not installed"))
@@ -1087,8 +1179,15 @@ def run_model(
         else:
             fn, args = _training_step(model, forward), (images, labels)
         row = _measure_variant(
-            case, functools.partial(checks, forward, mode), fn, args, device, dtype,
-            grad=mode == "train", min_run_time=min_run_time / rounds, num_threads=num_threads,
+            case,
+            functools.partial(checks, forward, mode),
+            fn,
+            args,
+            device,
+            dtype,
+            grad=mode == "train",
+            min_run_time=min_run_time / rounds,
+            num_threads=num_threads,
             memory=memory and _memory_measurable(attention, device, compiled),
         )
         rows.append(row)

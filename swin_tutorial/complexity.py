@@ -15,9 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ._checks import check_positive_int, to_pair
 
 
-def attention_flops(
-    H: int, W: int, C: int, window_size: int | Sequence[int] | None = None
-) -> int:
+def attention_flops(H: int, W: int, C: int, window_size: int | Sequence[int] | None = None) -> int:
     """Multiply-adds of one multi-head self-attention layer on an ``H x W`` map.
 
     Global attention (``window_size=None``): ``4 hw C^2 + 2 (hw)^2 C``.

@@ -168,7 +168,9 @@ def _check_geometry(image_size: int, patch_size: int, window_size: int) -> int:
     patch_size = check_positive_int("patch_size", patch_size)
     window_size = check_positive_int("window_size", window_size)
     if window_size < 2:
-        raise ValueError(f"window_size must be at least 2 (so that a shift exists), got {window_size}")
+        raise ValueError(
+            f"window_size must be at least 2 (so that a shift exists), got {window_size}"
+        )
     if image_size % patch_size:
         raise ValueError(f"image_size={image_size} must be a multiple of patch_size={patch_size}")
     tokens = image_size // patch_size
@@ -193,7 +195,7 @@ def cross_window_dataset(
     Each image is a grey background with two squares, white or black; the
     label says whether they have the same colour.
 
-    The guarantee (tested in ``tests/test_data.py`` with the package's own
+    The guarantee (tested in ``tests/unit/test_data.py`` with the package's own
     window patterns): on the ``T x T`` token map (``T = image_size //
     patch_size``) cut into regular ``M x M`` windows (``M = window_size``), the
     two squares lie in **two different regular windows** (each square inside
@@ -236,13 +238,17 @@ def cross_window_dataset(
     corner = s + M * torch.randint(0, tokens // M - 1, (layouts, 2), generator=generator)  # (L, 2)
     first = torch.randint(0, 4, (layouts,), generator=generator)
     second = (first + torch.randint(1, 4, (layouts,), generator=generator)) % 4
-    quadrants = torch.stack((first, second), dim=1)  # (L, 2): bit 1 = lower part, bit 0 = right part
+    quadrants = torch.stack(
+        (first, second), dim=1
+    )  # (L, 2): bit 1 = lower part, bit 0 = right part
     lower_right = torch.stack((quadrants // 2, quadrants % 2), dim=2)  # (L, 2 squares, 2 axes)
     start = corner[:, None, :] + torch.where(lower_right == 1, M - s, 0)  # (L, 2, 2) top-left token
     size = torch.where(lower_right == 1, s, M - s)  # (L, 2, 2) height, width in tokens
     boxes = torch.cat((start, size), dim=2)  # (L, 2, 4)
 
-    background = BACKGROUND + noise * torch.randn(layouts, image_size, image_size, generator=generator)
+    background = BACKGROUND + noise * torch.randn(
+        layouts, image_size, image_size, generator=generator
+    )
     images = background[:, None].repeat(1, 4, 1, 1)  # (L, 4, S, S)
     for member, pair in enumerate(QUADRUPLE_COLOURS):
         for square, colour in enumerate(pair):

@@ -29,7 +29,9 @@ from .neighborhood import SLIDING_BACKENDS, FullKVCache, RollingKVCache, sliding
 CACHE_KINDS = ("rolling", "full")
 
 
-def rotary_embedding(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+def rotary_embedding(
+    x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0
+) -> torch.Tensor:
     """Rotate queries or keys by their positions (rotary position embedding, RoPE).
 
     Channel ``i`` and channel ``i + d/2`` form a pair, rotated as a point of the
@@ -49,7 +51,11 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor, base: float = 100
     if d % 2:
         raise ValueError(f"x must have an even last dimension d (channel pairs), got d={d}")
     if not isinstance(positions, torch.Tensor) or positions.shape != (L,):
-        shape = tuple(positions.shape) if isinstance(positions, torch.Tensor) else type(positions).__name__
+        shape = (
+            tuple(positions.shape)
+            if isinstance(positions, torch.Tensor)
+            else type(positions).__name__
+        )
         raise ValueError(f"positions must be a tensor of shape (L,) = ({L},), got {shape}")
     half = d // 2
     frequency = base ** (-torch.arange(half, device=x.device, dtype=torch.float64) / half)
@@ -71,7 +77,12 @@ class SlidingWindowBlock(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_heads: int, window: int | None, mlp_ratio: int = 4, backend: str = "auto"
+        self,
+        dim: int,
+        num_heads: int,
+        window: int | None,
+        mlp_ratio: int = 4,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         check_positive_int("dim", dim)
@@ -96,7 +107,9 @@ class SlidingWindowBlock(nn.Module):
     def _heads(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(B, L, C)`` -> q, k, v, each ``(B, heads, L, d)``; q and k rotated by ``positions``."""
         B, L, C = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(B, L, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.norm1(x)).reshape(B, L, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        )
         return rotary_embedding(q, positions), rotary_embedding(k, positions), v
 
     def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
@@ -150,7 +163,8 @@ class SlidingWindowDecoder(nn.Module):
         self.window = window
         self.embed = nn.Embedding(vocab_size, dim)
         self.blocks = nn.ModuleList(
-            SlidingWindowBlock(dim, num_heads, window, mlp_ratio, backend) for _ in range(num_layers)
+            SlidingWindowBlock(dim, num_heads, window, mlp_ratio, backend)
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab_size, bias=False)
@@ -160,7 +174,9 @@ class SlidingWindowDecoder(nn.Module):
             kind = tokens.dtype if isinstance(tokens, torch.Tensor) else type(tokens).__name__
             raise TypeError(f"tokens must be a torch.long tensor {layout}, got {kind}")
         if tokens.dim() != rank:
-            raise ValueError(f"tokens must have rank {rank} {layout}, got shape {tuple(tokens.shape)}")
+            raise ValueError(
+                f"tokens must have rank {rank} {layout}, got shape {tuple(tokens.shape)}"
+            )
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
             raise ValueError(
                 f"tokens must be ids in [0, {self.vocab_size}) (vocab_size={self.vocab_size}), "
@@ -181,11 +197,15 @@ class SlidingWindowDecoder(nn.Module):
             raise ValueError(f"kind must be one of {CACHE_KINDS}, got {kind!r}")
         if kind == "rolling":
             if self.window is None:
-                raise ValueError("kind='rolling' needs a sliding window; this model has window=None")
+                raise ValueError(
+                    "kind='rolling' needs a sliding window; this model has window=None"
+                )
             return [RollingKVCache(self.window) for _ in self.blocks]
         return [FullKVCache(self.window) for _ in self.blocks]
 
-    def step(self, tokens: torch.Tensor, caches: list[RollingKVCache | FullKVCache]) -> torch.Tensor:
+    def step(
+        self, tokens: torch.Tensor, caches: list[RollingKVCache | FullKVCache]
+    ) -> torch.Tensor:
         """Feed one token per sequence and return the next-token logits.
 
         Args:
@@ -207,7 +227,9 @@ class SlidingWindowDecoder(nn.Module):
         return self.head(self.norm(x))[:, 0]
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, new_tokens: int, cache: str = "rolling") -> torch.Tensor:
+    def generate(
+        self, prompt: torch.Tensor, new_tokens: int, cache: str = "rolling"
+    ) -> torch.Tensor:
         """Greedy decoding, one token at a time with a key/value cache.
 
         Args:
@@ -220,7 +242,9 @@ class SlidingWindowDecoder(nn.Module):
         """
         self._check_tokens(prompt, 2, "(B, P)")
         if prompt.shape[1] == 0:
-            raise ValueError(f"prompt must hold at least one token, got shape {tuple(prompt.shape)}")
+            raise ValueError(
+                f"prompt must hold at least one token, got shape {tuple(prompt.shape)}"
+            )
         if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or new_tokens < 0:
             raise ValueError(f"new_tokens must be an int >= 0, got {new_tokens!r}")
         caches = self.new_caches(cache)

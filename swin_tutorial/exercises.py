@@ -25,7 +25,7 @@ from .attention import window_attention
 from .complexity import attention_flops
 from .neighborhood import neighborhood_attention_2d, sliding_window_attention_1d
 from .position import log_spaced_coordinates, relative_position_index
-from .windows import shifted_window_mask, window_partition, window_reverse
+from .windows import shifted_window_mask, window_partition
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,7 @@ def _mismatch(expected: object, received: object) -> str | None:
     if not isinstance(received, torch.Tensor):
         return f"expected a tensor, received {type(received).__name__}"
     if tuple(received.shape) != tuple(expected.shape):
-        return (
-            f"expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}"
-        )
+        return f"expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}"
     if expected.dtype == torch.bool or not expected.is_floating_point():
         if received.dtype != expected.dtype:
             return f"expected dtype {expected.dtype}, received dtype {received.dtype}"
@@ -119,8 +117,7 @@ def _run(
             first_failure = f"\u274c {name}: failed on {case.description}.\n  {problem}\n"
             if isinstance(case.expected, torch.Tensor):
                 first_failure += (
-                    f"  expected: {_summary(case.expected)}\n"
-                    f"  received: {_summary(received)}\n"
+                    f"  expected: {_summary(case.expected)}\n  received: {_summary(received)}\n"
                 )
             first_failure += f"  hint: {hint(case, received)}"
     score = passed / len(cases)
@@ -171,8 +168,9 @@ def _partition_hint(case: _Case, received: object) -> str:
     )
 
 
-def check_window_partition(fn: Callable, trials: int = 20, seed: int | None = None,
-                           verbose: bool = True) -> CheckResult:
+def check_window_partition(
+    fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(x, window_size) -> (B*nW, M, M, C)`` for ``x`` ``(B, H, W, C)``, int ``M``."""
     cases = list(_partition_cases(_rng(seed), trials))
     return _run("check_window_partition", fn, cases, _partition_hint, verbose)
@@ -188,8 +186,9 @@ def _reverse_hint(case: _Case, received: object) -> str:
     return "the output must be (B, H, W, C), with B = windows.shape[0] / nW"
 
 
-def check_window_reverse(fn: Callable, trials: int = 20, seed: int | None = None,
-                         verbose: bool = True) -> CheckResult:
+def check_window_reverse(
+    fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(windows, window_size, H, W) -> (B, H, W, C)``, the inverse of partition."""
     cases = [
         _Case(
@@ -230,8 +229,9 @@ def _mask_hint(case: _Case, received: object) -> str:
     )
 
 
-def check_shift_mask(fn: Callable, trials: int = 20, seed: int | None = None,
-                     verbose: bool = True) -> CheckResult:
+def check_shift_mask(
+    fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(H, W, window_size, shift_size) -> bool (nW, N, N)`` against Swin's mask."""
     cases = list(_mask_cases(_rng(seed), trials))
     return _run("check_shift_mask", fn, cases, _mask_hint, verbose)
@@ -250,8 +250,9 @@ def _index_hint(case: _Case, received: object) -> str:
     return "return a long tensor (N, N) with N = M_h * M_w"
 
 
-def check_relative_position_index(fn: Callable, seed: int | None = None,
-                                  verbose: bool = True) -> CheckResult:
+def check_relative_position_index(
+    fn: Callable, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(window_size) -> long (N, N)`` for int and ``(M_h, M_w)`` windows."""
     rng = _rng(seed)
     sizes: list = [1, 2, 7, (2, 3), (3, 2)] + [
@@ -273,8 +274,9 @@ def _flops_hint(case: _Case, received: object) -> str:
     return "global: 4 hw C^2 + 2 (hw)^2 C; window: 4 hw C^2 + 2 M^2 hw C"
 
 
-def check_attention_flops(fn: Callable, trials: int = 20, seed: int | None = None,
-                          verbose: bool = True) -> CheckResult:
+def check_attention_flops(
+    fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(H, W, C, window_size=None) -> int`` multiply-adds of one attention layer."""
     rng = _rng(seed)
     cases = []
@@ -301,7 +303,9 @@ def _attention_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
         B, heads, d = rng.randint(1, 2), rng.randint(1, 3), rng.choice([4, 8])
         N, nW = window * window, (H // window) * (W // window)
         g = torch.Generator().manual_seed(rng.getrandbits(31))
-        q, k, v = (torch.randn(B * nW, heads, N, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        q, k, v = (
+            torch.randn(B * nW, heads, N, d, generator=g, dtype=torch.float64) for _ in "qkv"
+        )
         bias = torch.randn(heads, N, N, generator=g, dtype=torch.float64)
         mask = shifted_window_mask(H, W, window, shift)
         expected, _ = window_attention(q, k, v, bias, mask, fused=False)
@@ -321,18 +325,28 @@ def _attention_hint(case: _Case, received: object) -> str:
     windows, nW = q.shape[0], mask.shape[0]
     blocked = (~mask).repeat(windows // nW, 1, 1)[:, None]
 
-    def attend(scale: float, with_bias: bool, dim: int, blocked_pairs: torch.Tensor) -> torch.Tensor:
+    def attend(
+        scale: float, with_bias: bool, dim: int, blocked_pairs: torch.Tensor
+    ) -> torch.Tensor:
         s = scores * scale + (bias if with_bias else 0)
         return s.masked_fill(blocked_pairs, float("-inf")).softmax(dim).nan_to_num() @ v
 
     scale = q.shape[-1] ** -0.5
     interleaved = (~mask).repeat_interleave(windows // nW, dim=0)[:, None]
     candidates = {
-        "scale the scores by d ** -0.5 (1 / sqrt(head_dim)) before the softmax": attend(1.0, True, -1, blocked),
-        "add the relative position bias to the scores before the softmax": attend(scale, False, -1, blocked),
-        "take the softmax over the keys (the last dimension), not over the queries": attend(scale, True, -2, blocked),
+        "scale the scores by d ** -0.5 (1 / sqrt(head_dim)) before the softmax": attend(
+            1.0, True, -1, blocked
+        ),
+        "add the relative position bias to the scores before the softmax": attend(
+            scale, False, -1, blocked
+        ),
+        "take the softmax over the keys (the last dimension), not over the queries": attend(
+            scale, True, -2, blocked
+        ),
         "window b * nW + w uses mask[w]: repeat the mask over the batch (mask.repeat), "
-        "not each window's mask B times in a row (repeat_interleave)": attend(scale, True, -1, interleaved),
+        "not each window's mask B times in a row (repeat_interleave)": attend(
+            scale, True, -1, interleaved
+        ),
     }
     for advice, wrong in candidates.items():
         if torch.allclose(received.double(), wrong, atol=1e-6):
@@ -340,8 +354,9 @@ def _attention_hint(case: _Case, received: object) -> str:
     return "softmax(Q K^T * d ** -0.5 + bias, masked pairs at -inf) @ V, per window and head"
 
 
-def check_window_attention(fn: Callable, trials: int = 10, seed: int | None = None,
-                           verbose: bool = True) -> CheckResult:
+def check_window_attention(
+    fn: Callable, trials: int = 10, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(q, k, v, bias, mask) -> (B*nW, heads, N, d)`` against window attention.
 
     ``q, k, v``: ``(B*nW, heads, N, d)``; ``bias``: ``(heads, N, N)``; ``mask``:
@@ -402,7 +417,9 @@ def _neighborhood_hint(case: _Case, received: object) -> str:
     j = torch.arange(W).repeat(H)
     di, dj = i[:, None] - i[None, :], j[:, None] - j[None, :]
     radius = kernel // 2 * dilation
-    truncated = (di.abs() <= radius) & (dj.abs() <= radius) & (di % dilation == 0) & (dj % dilation == 0)
+    truncated = (
+        (di.abs() <= radius) & (dj.abs() <= radius) & (di % dilation == 0) & (dj % dilation == 0)
+    )
 
     def attend(allowed: torch.Tensor, scale: float) -> torch.Tensor:
         return _masked_attention(*flat, allowed, scale).reshape(q.shape)
@@ -410,21 +427,25 @@ def _neighborhood_hint(case: _Case, received: object) -> str:
     reference = neighborhood_attention_2d
     candidates = {
         "at the borders the window must be shifted inward so every query keeps exactly "
-        "kernel_size**2 keys; you cut it off instead (a centred window clipped at the edge)":
-            lambda: attend(truncated, d ** -0.5),
-        "scale the scores by d ** -0.5 before the softmax":
-            lambda: reference(q * d ** 0.5, k, v, kernel, dilation, backend="dense"),
+        "kernel_size**2 keys; you cut it off instead (a centred window clipped at the edge)": lambda: (
+            attend(truncated, d**-0.5)
+        ),
+        "scale the scores by d ** -0.5 before the softmax": lambda: reference(
+            q * d**0.5, k, v, kernel, dilation, backend="dense"
+        ),
     }
     return _first_matching_advice(
-        received, candidates,
+        received,
+        candidates,
         "each query (i, j) attends the kernel_size x kernel_size keys of its group "
         "(positions with the same index modulo dilation), centred on it where possible and "
         "shifted inward at the borders; scores q.k * d ** -0.5, softmax over those keys",
     )
 
 
-def check_neighborhood_attention(fn: Callable, trials: int = 10, seed: int | None = None,
-                                 verbose: bool = True) -> CheckResult:
+def check_neighborhood_attention(
+    fn: Callable, trials: int = 10, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(q, k, v, kernel_size, dilation) -> (B, heads, H, W, d)``.
 
     ``q, k, v``: ``(B, heads, H, W, d)``; the reference is
@@ -440,7 +461,9 @@ def _sliding_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
         length, window = rng.randint(4, 24), rng.randint(1, 8)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
         g = _generator(rng)
-        q, k, v = (torch.randn(B, heads, length, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        q, k, v = (
+            torch.randn(B, heads, length, d, generator=g, dtype=torch.float64) for _ in "qkv"
+        )
         yield _Case(
             f"q, k, v of shape {(B, heads, length, d)} (B, heads, L, d), window={window}, "
             f"causal={causal}",
@@ -461,31 +484,35 @@ def _sliding_hint(case: _Case, received: object) -> str:
     if causal:
         candidates = {
             "you let each query see window + 1 keys (t - window <= s <= t, the convention of "
-            "Mistral's reference code); here query t sees t - window < s <= t":
-                lambda: attend((offset >= 0) & (offset <= window)),
-            "the causal window must not reach the future: keep only keys s <= t":
-                lambda: attend(offset.abs() < window),
+            "Mistral's reference code); here query t sees t - window < s <= t": lambda: attend(
+                (offset >= 0) & (offset <= window)
+            ),
+            "the causal window must not reach the future: keep only keys s <= t": lambda: attend(
+                offset.abs() < window
+            ),
         }
     else:
         candidates = {
             "the symmetric band is |t - s| <= window // 2 (window // 2 on each side), "
-            "not |t - s| <= window":
-                lambda: attend(offset.abs() <= window),
-            "with causal=False the band is symmetric: keys on both sides of the query":
-                lambda: attend((offset >= 0) & (offset < window)),
+            "not |t - s| <= window": lambda: attend(offset.abs() <= window),
+            "with causal=False the band is symmetric: keys on both sides of the query": lambda: (
+                attend((offset >= 0) & (offset < window))
+            ),
         }
     candidates["scale the scores by d ** -0.5 before the softmax"] = lambda: (
-        sliding_window_attention_1d(q * scale ** -1, k, v, window, causal, backend="dense")
+        sliding_window_attention_1d(q * scale**-1, k, v, window, causal, backend="dense")
     )
     return _first_matching_advice(
-        received, candidates,
+        received,
+        candidates,
         "causal: query t attends keys s with t - window < s <= t; otherwise |t - s| <= "
         "window // 2; scores q.k * d ** -0.5, softmax over the allowed keys",
     )
 
 
-def check_sliding_window_1d(fn: Callable, trials: int = 10, seed: int | None = None,
-                            verbose: bool = True) -> CheckResult:
+def check_sliding_window_1d(
+    fn: Callable, trials: int = 10, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(q, k, v, window, causal) -> (B, heads, L, d)``.
 
     ``q, k, v``: ``(B, heads, L, d)``; the reference is
@@ -510,24 +537,30 @@ def _log_coordinates_hint(case: _Case, received: object) -> str:
         return torch.sign(x) * log(1 + x.abs()) / divisor
 
     candidates = {
-        "divide each offset by the window minus one (M - 1) before scaling it to [-8, 8]":
-            lambda: log_map(offsets * 8),
-        "after normalising to [-1, 1], multiply by 8 before the log":
-            lambda: log_map(offsets / scale),
-        "use log2 and divide by log2(8) = 3: sign(x) * log2(1 + |x|) / log2(8)":
-            lambda: log_map(offsets / scale * 8, torch.log, 1.0),
-        "rows are (dh, dw), row-major over dh then dw, like relative_position_index":
-            lambda: log_map(offsets / scale * 8).flip(-1),
+        "divide each offset by the window minus one (M - 1) before scaling it to [-8, 8]": lambda: (
+            log_map(offsets * 8)
+        ),
+        "after normalising to [-1, 1], multiply by 8 before the log": lambda: log_map(
+            offsets / scale
+        ),
+        "use log2 and divide by log2(8) = 3: sign(x) * log2(1 + |x|) / log2(8)": lambda: log_map(
+            offsets / scale * 8, torch.log, 1.0
+        ),
+        "rows are (dh, dw), row-major over dh then dw, like relative_position_index": lambda: (
+            log_map(offsets / scale * 8).flip(-1)
+        ),
     }
     return _first_matching_advice(
-        received, candidates,
+        received,
+        candidates,
         "offsets (dh, dw) in [-(M-1), M-1], divided by M - 1, times 8, then "
         "sign(x) * log2(1 + |x|) / log2(8)",
     )
 
 
-def check_log_spaced_coordinates(fn: Callable, seed: int | None = None,
-                                 verbose: bool = True) -> CheckResult:
+def check_log_spaced_coordinates(
+    fn: Callable, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(window_size) -> float (T, 2)``, Swin V2's log-spaced relative offsets.
 
     ``window_size`` is ``M`` or ``(M_h, M_w)``; the reference is
@@ -572,21 +605,25 @@ def _receptive_field_hint(case: _Case, received: object) -> str:
 
     candidates = {
         "you differentiated the sum of the token's channels: take the norm over channels of "
-        "the Jacobian (one gradient per output channel), not the gradient of their sum":
-            lambda: gradients(lambda z: z.sum()).abs().mean(dim=0),
-        "average the per-image fields over the batch (mean), do not add them up":
-            lambda: case.expected * images.shape[0],
+        "the Jacobian (one gradient per output channel), not the gradient of their sum": lambda: (
+            gradients(lambda z: z.sum()).abs().mean(dim=0)
+        ),
+        "average the per-image fields over the batch (mean), do not add them up": lambda: (
+            case.expected * images.shape[0]
+        ),
     }
     return _first_matching_advice(
-        received, candidates,
+        received,
+        candidates,
         "for each output channel c of token (i, j) of model.forward_features(images), take the "
         "gradient with respect to the images; the field is sqrt(sum over c and input channels "
         "of the squared gradients), averaged over the images; use eval() mode",
     )
 
 
-def check_effective_receptive_field(fn: Callable, trials: int = 4, seed: int | None = None,
-                                    verbose: bool = True) -> CheckResult:
+def check_effective_receptive_field(
+    fn: Callable, trials: int = 4, seed: int | None = None, verbose: bool = True
+) -> CheckResult:
     """Check ``fn(model, images, query) -> (H, W)``, the effective receptive field.
 
     ``model`` has ``forward_features(images) -> (B, h, w, C)``, ``images`` is

@@ -71,7 +71,9 @@ def _execute(path: Path, log: Path, timeout: int) -> str:
     except Exception as error:  # a broken file is the student's problem, reported
         return f"could not be read: {type(error).__name__}"
     client = nbclient.NotebookClient(
-        notebook, timeout=timeout, allow_errors=True,
+        notebook,
+        timeout=timeout,
+        allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:
@@ -89,7 +91,9 @@ def grade_notebook(path: str | os.PathLike, timeout: int = 600) -> NotebookGrade
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "checks.jsonl"
         status = _execute(path, log, timeout)
-        results = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        results = (
+            [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        )
     passed = sum(result["passed"] for result in results)
     score = sum(result["score"] for result in results) / len(results) if results else 0.0
     if not results and status == "ok":
@@ -121,8 +125,10 @@ def format_grades(grades: Sequence[NotebookGrade]) -> str:
         for g in grades
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -184,7 +184,9 @@ class SwinBlock(nn.Module):
         y = self.norm1(x) if self.norm_before_attention else x
         y, _ = pad_to_window_multiple(y, window)
         Hp, Wp = y.shape[1], y.shape[2]
-        windows = window_partition(cyclic_shift(y, shift), window).reshape(-1, window[0] * window[1], C)
+        windows = window_partition(cyclic_shift(y, shift), window).reshape(
+            -1, window[0] * window[1], C
+        )
         mask = self.attention_mask(Hp, Wp, window, shift, x.device)
         _, attn = self.attn(windows, mask=mask, return_attention=True, window_size=window)
         # token ids laid out, padded (padding gets id H*W, dropped below), rolled and cut like y
@@ -237,13 +239,27 @@ class SwinV2Block(SwinBlock):
     ) -> None:
         self.pretrained_window_size = pretrained_window_size
         super().__init__(
-            dim, num_heads, window_size, shift_size, mlp_ratio, qkv_bias, drop_path,
-            attn_drop, proj_drop, fused,
+            dim,
+            num_heads,
+            window_size,
+            shift_size,
+            mlp_ratio,
+            qkv_bias,
+            drop_path,
+            attn_drop,
+            proj_drop,
+            fused,
         )
 
     def _make_attention(self, num_heads, qkv_bias, attn_drop, proj_drop, fused):
         return CosineWindowAttention(
-            self.dim, num_heads, self.window_size, qkv_bias, attn_drop, proj_drop, fused,
+            self.dim,
+            num_heads,
+            self.window_size,
+            qkv_bias,
+            attn_drop,
+            proj_drop,
+            fused,
             self.pretrained_window_size,
         )
 
@@ -453,7 +469,9 @@ def _check_attention(attention: object, version: int, window_size: int | Sequenc
     if attention != "neighborhood":
         return
     if version != 1:
-        raise ValueError(f"attention='neighborhood' needs version=1 (pre-norm blocks), got version={version!r}")
+        raise ValueError(
+            f"attention='neighborhood' needs version=1 (pre-norm blocks), got version={version!r}"
+        )
     if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size % 2 == 0:
         raise ValueError(
             f"with attention='neighborhood', window_size is the neighbourhood side and must be "
@@ -591,9 +609,7 @@ def _init_post_norm(module: nn.Module) -> None:
 
 def swin_t(**overrides: object) -> SwinTransformer:
     """Swin-T: 96 channels, depths (2, 2, 6, 2), heads (3, 6, 12, 24), window 7, 224x224."""
-    config: dict = dict(
-        embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7
-    )
+    config: dict = dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7)
     config.update(overrides)
     return SwinTransformer(**config)
 

@@ -130,7 +130,9 @@ def resolve_backend(backend: str, device: torch.device | str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "flex" and not flex_attention_available():
-        raise ValueError(f"backend='flex' needs torch >= 2.5 with FlexAttention, have {torch.__version__}")
+        raise ValueError(
+            f"backend='flex' needs torch >= 2.5 with FlexAttention, have {torch.__version__}"
+        )
     if backend == "auto":
         on_cuda = torch.device(device).type == "cuda"
         return "flex" if on_cuda and flex_attention_available() else "dense"
@@ -257,7 +259,9 @@ def _neighborhood_mods(
         return mask_mod, None
 
     def score_mod(score, b, h, q_idx, kv_idx):
-        dh = ((kv_idx // W - q_idx // W) // dilation + kernel_size - 1).clamp(0, 2 * kernel_size - 2)
+        dh = ((kv_idx // W - q_idx // W) // dilation + kernel_size - 1).clamp(
+            0, 2 * kernel_size - 2
+        )
         dw = ((kv_idx % W - q_idx % W) // dilation + kernel_size - 1).clamp(0, 2 * kernel_size - 2)
         return score + bias[h, dh, dw]
 
@@ -290,7 +294,9 @@ class NeighborhoodAttention2D(nn.Module):
         check_positive_int("num_heads", num_heads)
         check_divides("dim", dim, "num_heads", num_heads)
         if check_positive_int("kernel_size", kernel_size) % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (a centred neighbourhood), got {kernel_size}")
+            raise ValueError(
+                f"kernel_size must be odd (a centred neighbourhood), got {kernel_size}"
+            )
         resolve_backend(backend, "cpu")  # validate the name now
         self.dim, self.num_heads = dim, num_heads
         self.kernel_size, self.dilation = kernel_size, check_positive_int("dilation", dilation)
@@ -307,7 +313,9 @@ class NeighborhoodAttention2D(nn.Module):
         B, H, W, C = x.shape
         qkv = self.qkv(x).reshape(B, H, W, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(3, 0, 4, 1, 2, 5).unbind(0)  # each (B, heads, H, W, d)
-        out = neighborhood_attention_2d(q, k, v, self.kernel_size, self.dilation, self.rpb, self.backend)
+        out = neighborhood_attention_2d(
+            q, k, v, self.kernel_size, self.dilation, self.rpb, self.backend
+        )
         return self.proj(out.permute(0, 2, 3, 1, 4).reshape(B, H, W, C))
 
 
@@ -355,7 +363,9 @@ def longformer_mask(
         )
     for position in global_tokens:
         if isinstance(position, bool) or not isinstance(position, int):
-            raise TypeError(f"global_tokens must hold ints, got {position!r} in {list(global_tokens)!r}")
+            raise TypeError(
+                f"global_tokens must hold ints, got {position!r} in {list(global_tokens)!r}"
+            )
         if not 0 <= position < length:
             raise ValueError(
                 f"global_tokens must be positions in [0, {length}) (length={length}), got {position}"

@@ -42,9 +42,7 @@ def relative_position_index(
     wh, ww = to_pair("window_size", window_size)
     th, tw = (wh, ww) if table_window is None else to_pair("table_window", table_window)
     if wh > th or ww > tw:
-        raise ValueError(
-            f"window_size {(wh, ww)} must not exceed table_window {(th, tw)}"
-        )
+        raise ValueError(f"window_size {(wh, ww)} must not exceed table_window {(th, tw)}")
     rows, cols = torch.meshgrid(
         torch.arange(wh, device=device), torch.arange(ww, device=device), indexing="ij"
     )

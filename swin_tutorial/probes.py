@@ -53,7 +53,9 @@ def round_trip_probe(
             windows = partition(x, M)
             back = reverse(windows, M, H, W)
         except Exception as error:  # report the reader's bug, don't raise it
-            return ProbeResult(False, f"{H}x{W} map, window {M}: raised {type(error).__name__}: {error}")
+            return ProbeResult(
+                False, f"{H}x{W} map, window {M}: raised {type(error).__name__}: {error}"
+            )
         if not torch.equal(back, x):
             return ProbeResult(False, f"{H}x{W} map, window {M}: reverse(partition(x)) != x")
         first = windows.reshape(-1, M, M, channels)[0]

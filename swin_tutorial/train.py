@@ -63,7 +63,9 @@ def _check_model_and_loader(model: object, loader: object, loader_name: str) -> 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(loader, DataLoader):
-        raise TypeError(f"{loader_name} must be a torch.utils.data.DataLoader, got {type(loader).__name__}")
+        raise TypeError(
+            f"{loader_name} must be a torch.utils.data.DataLoader, got {type(loader).__name__}"
+        )
 
 
 def _resolve_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
@@ -141,7 +143,12 @@ def fit(
     _check_model_and_loader(model, train_loader, "train_loader")
     _check_model_and_loader(model, val_loader, "val_loader")
     epochs = check_positive_int("epochs", epochs)
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0 or not math.isfinite(lr):
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, int | float)
+        or not lr > 0
+        or not math.isfinite(lr)
+    ):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches")
@@ -152,7 +159,10 @@ def fit(
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
         lr=lr,
     )
     steps = epochs * len(train_loader)
@@ -184,7 +194,9 @@ def fit(
         history.val_loss.append(val.loss)
         history.val_accuracy.append(val.accuracy)
         history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix(epoch=epoch, loss=f"{total_loss / count:.3f}", val_acc=f"{val.accuracy:.3f}")
+        bar.set_postfix(
+            epoch=epoch, loss=f"{total_loss / count:.3f}", val_acc=f"{val.accuracy:.3f}"
+        )
     bar.close()
     return history
 
@@ -228,7 +240,9 @@ def build_loaders(
     from .data import cross_window_loaders, digits_loaders
 
     if data == "digits":
-        return digits_loaders(batch_size=batch_size, size=DIGITS_NANO["img_size"], seed=seed, limit=limit)
+        return digits_loaders(
+            batch_size=batch_size, size=DIGITS_NANO["img_size"], seed=seed, limit=limit
+        )
     if data == "cross-window":
         layouts = (256, 64) if limit is None else (max(1, limit // 4),) * 2
         return cross_window_loaders(*layouts, batch_size=batch_size, seed=seed)
@@ -246,11 +260,17 @@ def main(argv: Sequence[str] | None = None) -> History:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch", type=int, default=32, help="batch size")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest available)")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, mps (default: the fastest available)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="use at most this many samples per split")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="use at most this many samples per split"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--save", default=None, help="write the trained weights (state dict) to this file")
+    parser.add_argument(
+        "--save", default=None, help="write the trained weights (state dict) to this file"
+    )
     args = parser.parse_args(argv)
 
     device = torch.device(args.device) if args.device else default_device()
@@ -258,8 +278,14 @@ def main(argv: Sequence[str] | None = None) -> History:
     model = build_model(args.model, args.data)
     train_loader, test_loader = build_loaders(args.data, args.batch, args.seed, args.limit)
     history = fit(
-        model, train_loader, test_loader, args.epochs, args.lr, device,
-        progress=not args.no_progress, seed=args.seed,
+        model,
+        train_loader,
+        test_loader,
+        args.epochs,
+        args.lr,
+        device,
+        progress=not args.no_progress,
+        seed=args.seed,
     )
     for i, epoch in enumerate(history.epoch):
         print(
@@ -267,7 +293,11 @@ def main(argv: Sequence[str] | None = None) -> History:
             f"test loss {history.val_loss[i]:.4f}  acc {history.val_accuracy[i]:.3f}  "
             f"{history.seconds[i]:.1f} s"
         )
-    print(json.dumps({"data": args.data, "model": args.model, "device": str(device), **history.as_dict()}))
+    print(
+        json.dumps(
+            {"data": args.data, "model": args.model, "device": str(device), **history.as_dict()}
+        )
+    )
     if args.save:
         torch.save(model.state_dict(), args.save)
     return history

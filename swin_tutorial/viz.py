@@ -51,8 +51,15 @@ OKABE_ITO = {
 #: Ordered so that, read as a 3x3 grid, neighbouring entries are easy to tell apart
 #: (the two olives are not side by side).
 TOL_LIGHT = [
-    "#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF",
-    "#44BB99", "#BBCC33", "#DDDDDD", "#AAAA00",
+    "#77AADD",
+    "#EE8866",
+    "#EEDD88",
+    "#FFAABB",
+    "#99DDFF",
+    "#44BB99",
+    "#BBCC33",
+    "#DDDDDD",
+    "#AAAA00",
 ]
 HIDDEN, VISIBLE, QUERY = "#EEEEEE", OKABE_ITO["sky_blue"], OKABE_ITO["vermillion"]
 _VISIBILITY_CMAP = ListedColormap([HIDDEN, VISIBLE, QUERY])
@@ -73,8 +80,10 @@ def _query_pair(query: int | Sequence[int], H: int, W: int) -> tuple[int, int]:
         if not 0 <= query < H * W:
             raise ValueError(f"query must be a token id in [0, {H * W}), got {query!r}")
         return int(query) // W, int(query) % W
-    if isinstance(query, Sequence) and len(query) == 2 and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in query
+    if (
+        isinstance(query, Sequence)
+        and len(query) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in query)
     ):
         i, j = int(query[0]), int(query[1])
         if not (0 <= i < H and 0 <= j < W):
@@ -137,8 +146,10 @@ def _borders(labels: np.ndarray, **style) -> LineCollection:
             if labels[i, j] != labels[i + 1, j]:
                 segments.append([(j - 0.5, i + 0.5), (j + 0.5, i + 0.5)])
     segments += [
-        [(-0.5, -0.5), (W - 0.5, -0.5)], [(W - 0.5, -0.5), (W - 0.5, H - 0.5)],
-        [(W - 0.5, H - 0.5), (-0.5, H - 0.5)], [(-0.5, H - 0.5), (-0.5, -0.5)],
+        [(-0.5, -0.5), (W - 0.5, -0.5)],
+        [(W - 0.5, -0.5), (W - 0.5, H - 0.5)],
+        [(W - 0.5, H - 0.5), (-0.5, H - 0.5)],
+        [(-0.5, H - 0.5), (-0.5, -0.5)],
     ]
     return LineCollection(segments, **style)
 
@@ -511,7 +522,9 @@ def principle_figure(
     neighbours = neighborhood_mask(H, W, kernel_size)
     fig, axes = plt.subplots(2, 4, figsize=(13, 7.2), layout="constrained")
     plot_visible_keys(
-        H, W, query,
+        H,
+        W,
+        query,
         {
             "global": global_pattern(H, W),
             f"window {window_size}": regular,
@@ -562,16 +575,20 @@ def interactive_principle(H: int = 8, W: int = 8, show: Callable[[Figure], None]
         from IPython.display import display as show
 
     slow = {"continuous_update": False}  # redraw when the slider is released
-    window = widgets.Dropdown(options=sizes, value=4 if 4 in sizes else sizes[0],
-                              description="window M")
-    shift = widgets.IntSlider(value=window.value // 2, min=0, max=window.value - 1,
-                              description="shift s", **slow)
+    window = widgets.Dropdown(
+        options=sizes, value=4 if 4 in sizes else sizes[0], description="window M"
+    )
+    shift = widgets.IntSlider(
+        value=window.value // 2, min=0, max=window.value - 1, description="shift s", **slow
+    )
     row = widgets.IntSlider(value=0, min=0, max=H - 1, description="query row", **slow)
     col = widgets.IntSlider(value=0, min=0, max=W - 1, description="query col", **slow)
-    layers = widgets.IntSlider(value=2, min=1, max=2 * max(H, W) // min(sizes) + 1,
-                               description="layers", **slow)
-    kernel = widgets.SelectionSlider(options=kernels, value=kernels[0], description="kernel k",
-                                     **slow)
+    layers = widgets.IntSlider(
+        value=2, min=1, max=2 * max(H, W) // min(sizes) + 1, description="layers", **slow
+    )
+    kernel = widgets.SelectionSlider(
+        options=kernels, value=kernels[0], description="kernel k", **slow
+    )
 
     def follow_window(change) -> None:
         shift.max = change["new"] - 1
@@ -587,8 +604,13 @@ def interactive_principle(H: int = 8, W: int = 8, show: Callable[[Figure], None]
         return fig
 
     return widgets.interactive(
-        draw, window_size=window, shift_size=shift, query_row=row, query_col=col,
-        layers=layers, kernel_size=kernel,
+        draw,
+        window_size=window,
+        shift_size=shift,
+        query_row=row,
+        query_col=col,
+        layers=layers,
+        kernel_size=kernel,
     )
 
 
@@ -597,7 +619,14 @@ def interactive_principle(H: int = 8, W: int = 8, show: Callable[[Figure], None]
 
 #: Line styles and markers for curves, so that no curve is told apart by colour alone.
 _CURVE_STYLES = [
-    ("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ("-", "v"), ("--", "P"), ("-.", "X"), (":", "*"),
+    ("-", "o"),
+    ("--", "s"),
+    ("-.", "^"),
+    (":", "D"),
+    ("-", "v"),
+    ("--", "P"),
+    ("-.", "X"),
+    (":", "*"),
 ]
 
 
@@ -621,7 +650,9 @@ def plot_variants(
     """
     H, W = _map_size(H, W)
     if isinstance(queries, str) or not isinstance(queries, Sequence) or not queries:
-        raise ValueError(f"queries must be a non-empty list of token ids or (i, j) pairs, got {queries!r}")
+        raise ValueError(
+            f"queries must be a non-empty list of token ids or (i, j) pairs, got {queries!r}"
+        )
     pairs = [_query_pair(query, H, W) for query in queries]
     if not isinstance(patterns, Mapping) or not patterns:
         raise ValueError(
@@ -667,7 +698,9 @@ def plot_coverage_curves(
         ylabel: label of the vertical axis.
     """
     if not isinstance(curves, Mapping) or not curves:
-        raise ValueError(f"curves must be a non-empty dict {{name: fractions}}, got {type(curves).__name__}")
+        raise ValueError(
+            f"curves must be a non-empty dict {{name: fractions}}, got {type(curves).__name__}"
+        )
     values = {}
     for name, curve in curves.items():
         array = np.asarray(curve.cpu() if isinstance(curve, torch.Tensor) else curve, dtype=float)
@@ -681,8 +714,15 @@ def plot_coverage_curves(
     for index, (name, array) in enumerate(values.items()):
         linestyle, marker = _CURVE_STYLES[index % len(_CURVE_STYLES)]
         layers = np.arange(1, array.size + 1)
-        axis.plot(layers, array, linestyle=linestyle, marker=marker, markersize=4,
-                  color=colours[index % len(colours)], label=name)
+        axis.plot(
+            layers,
+            array,
+            linestyle=linestyle,
+            marker=marker,
+            markersize=4,
+            color=colours[index % len(colours)],
+            label=name,
+        )
     axis.axhline(1.0, color="0.5", linewidth=0.8)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("layers")
@@ -709,7 +749,9 @@ def _history_lists(name: str, history: object) -> dict[str, list[float]]:
         )
     lengths = {len(record[key]) for key in keys}
     if len(lengths) != 1 or lengths == {0}:
-        raise ValueError(f"{name} must hold one value per epoch in each of {keys}, got lengths {lengths}")
+        raise ValueError(
+            f"{name} must hold one value per epoch in each of {keys}, got lengths {lengths}"
+        )
     return {key: [float(v) for v in record[key]] for key in keys}
 
 
@@ -735,7 +777,9 @@ def plot_learning_curves(
     if isinstance(histories, Mapping) and "epoch" not in histories:
         if not histories:
             raise ValueError("histories must not be an empty dict")
-        runs = {str(name): _history_lists(f"histories[{name!r}]", h) for name, h in histories.items()}
+        runs = {
+            str(name): _history_lists(f"histories[{name!r}]", h) for name, h in histories.items()
+        }
     else:
         runs = {"": _history_lists("histories", histories)}
     fig, (loss_ax, acc_ax) = _axes(ax, 2, (9, 3.4))
@@ -743,12 +787,31 @@ def plot_learning_curves(
     for index, (name, run) in enumerate(runs.items()):
         colour = colours[index % len(colours)]
         prefix = f"{name}: " if name else ""
-        loss_ax.plot(run["epoch"], run["train_loss"], color=colour, marker="o", markersize=3,
-                     label=f"{prefix}train")
-        loss_ax.plot(run["epoch"], run["val_loss"], color=colour, linestyle="--", marker="s",
-                     markersize=3, label=f"{prefix}held out")
-        acc_ax.plot(run["epoch"], run["val_accuracy"], color=colour, marker="o", markersize=3,
-                    label=name or "held out")
+        loss_ax.plot(
+            run["epoch"],
+            run["train_loss"],
+            color=colour,
+            marker="o",
+            markersize=3,
+            label=f"{prefix}train",
+        )
+        loss_ax.plot(
+            run["epoch"],
+            run["val_loss"],
+            color=colour,
+            linestyle="--",
+            marker="s",
+            markersize=3,
+            label=f"{prefix}held out",
+        )
+        acc_ax.plot(
+            run["epoch"],
+            run["val_accuracy"],
+            color=colour,
+            marker="o",
+            markersize=3,
+            label=name or "held out",
+        )
     if chance is not None:
         acc_ax.axhline(chance, color="0.5", linewidth=0.8, linestyle=":", label="chance")
     for axis, label in ((loss_ax, "cross-entropy loss"), (acc_ax, "held-out accuracy")):
@@ -763,7 +826,9 @@ def plot_learning_curves(
 
 
 def _check_feature_model(model: object) -> None:
-    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "forward_features", None)):
+    if not isinstance(model, torch.nn.Module) or not callable(
+        getattr(model, "forward_features", None)
+    ):
         raise TypeError(
             f"model must be a torch.nn.Module with forward_features(images) -> (B, h, w, C), "
             f"e.g. a SwinTransformer; got {type(model).__name__}"
@@ -815,11 +880,15 @@ def effective_receptive_field(
         with torch.no_grad():
             probe = model.forward_features(images[:1])
         if probe.dim() != 4:
-            raise ValueError(f"model.forward_features must return (B, h, w, C), got {tuple(probe.shape)}")
+            raise ValueError(
+                f"model.forward_features must return (B, h, w, C), got {tuple(probe.shape)}"
+            )
         _, h, w, C = probe.shape
         i, j = _query_pair(query, h, w)
         B = images.shape[0]
-        copies = images.detach().repeat_interleave(C, dim=0).requires_grad_(True)  # (B*C, C_in, H, W)
+        copies = (
+            images.detach().repeat_interleave(C, dim=0).requires_grad_(True)
+        )  # (B*C, C_in, H, W)
         tokens = model.forward_features(copies)[:, i, j, :]  # (B*C, C)
         channel = torch.arange(B * C, device=tokens.device) % C
         (grad,) = torch.autograd.grad(tokens.gather(1, channel[:, None]).sum(), copies)
@@ -862,7 +931,9 @@ def plot_effective_receptive_field(
     if isinstance(erf, torch.Tensor):
         erf = erf.detach().float().cpu().numpy()
     if not isinstance(erf, np.ndarray) or erf.ndim != 2 or erf.min() < 0:
-        raise ValueError(f"erf must be a non-negative 2-D array (H, W), got {getattr(erf, 'shape', erf)!r}")
+        raise ValueError(
+            f"erf must be a non-negative 2-D array (H, W), got {getattr(erf, 'shape', erf)!r}"
+        )
     if log_floor is not None and not 0 < log_floor < 1:
         raise ValueError(f"log_floor must be in (0, 1) or None, got {log_floor!r}")
     p = check_positive_int("patch_size", patch_size)
@@ -877,8 +948,16 @@ def plot_effective_receptive_field(
     cmap = plt.get_cmap("magma").with_extremes(bad=HIDDEN)
     image = axis.imshow(scaled, cmap=cmap, norm=norm, interpolation="nearest")
     axis.add_collection(_window_grid_lines(H, W, wh * p, ww * p, colors="white", linewidths=1.2))
-    axis.add_patch(plt.Rectangle((j * p - 0.5, i * p - 0.5), p, p, fill=False,
-                                 edgecolor=OKABE_ITO["sky_blue"], linewidth=2))
+    axis.add_patch(
+        plt.Rectangle(
+            (j * p - 0.5, i * p - 0.5),
+            p,
+            p,
+            fill=False,
+            edgecolor=OKABE_ITO["sky_blue"],
+            linewidth=2,
+        )
+    )
     axis.set_xlabel("pixel column")
     axis.set_ylabel("pixel row")
     axis.set_title(title)
@@ -915,7 +994,9 @@ def attention_maps(
         raise ValueError(f"image must be one image (C_in, H, W), got {shape}")
     layers = getattr(model, "layers", None)
     if not isinstance(stage, int) or layers is None or not 0 <= stage < len(layers):
-        raise ValueError(f"stage must index model.layers (0 .. {len(layers or []) - 1}), got {stage!r}")
+        raise ValueError(
+            f"stage must index model.layers (0 .. {len(layers or []) - 1}), got {stage!r}"
+        )
     blocks = list(layers[stage].blocks)
     if not all(hasattr(block, "attention_weights") for block in blocks):
         raise TypeError(f"the blocks of stage {stage} have no window attention weights to show")
@@ -923,7 +1004,10 @@ def attention_maps(
     if parameter is not None:  # the image goes where the model is
         image = image.to(parameter.device)
     inputs: list[torch.Tensor] = []
-    hooks = [block.register_forward_pre_hook(lambda module, args: inputs.append(args[0])) for block in blocks]
+    hooks = [
+        block.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+        for block in blocks
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -960,9 +1044,13 @@ def plot_attention_maps(
         ax: ``1 + blocks`` Axes (default: a new figure).
     """
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4:
-        raise ValueError(f"maps must be (blocks, heads, h, w), got {getattr(maps, 'shape', type(maps).__name__)}")
+        raise ValueError(
+            f"maps must be (blocks, heads, h, w), got {getattr(maps, 'shape', type(maps).__name__)}"
+        )
     if not isinstance(image, torch.Tensor) or image.dim() != 3:
-        raise ValueError(f"image must be (C_in, H, W), got {getattr(image, 'shape', type(image).__name__)}")
+        raise ValueError(
+            f"image must be (C_in, H, W), got {getattr(image, 'shape', type(image).__name__)}"
+        )
     blocks, _, h, w = maps.shape
     p = check_positive_int("patch_size", patch_size)
     if image.shape[1:] != (h * p, w * p):
@@ -976,17 +1064,28 @@ def plot_attention_maps(
     i, j = _query_pair(query, h, w)
     fig, axes = _axes(ax, blocks + 1, (3.1 * (blocks + 1), 3.1))
     axes[0].imshow(image[0].detach().cpu().numpy(), cmap="gray_r", interpolation="nearest")
-    axes[0].add_patch(plt.Rectangle((j * p - 0.5, i * p - 0.5), p, p, fill=False,
-                                    edgecolor=QUERY, linewidth=2))
+    axes[0].add_patch(
+        plt.Rectangle((j * p - 0.5, i * p - 0.5), p, p, fill=False, edgecolor=QUERY, linewidth=2)
+    )
     axes[0].set_title("image and query")
     axes[0].set_axis_off()
     mean = maps.detach().float().mean(dim=1).cpu().numpy()
     cmap = plt.get_cmap("viridis").with_extremes(bad=HIDDEN)  # weight exactly 0: grey
     for index, (axis, weights, name) in enumerate(zip(axes[1:], mean, titles)):
-        plot_attention_map(np.ma.masked_equal(weights, 0.0), ax=axis, title=name, xlabel="column j",
-                           ylabel="row i", cmap=cmap, colorbar=index == blocks - 1, vmin=0.0,
-                           vmax=float(mean.max()))
-        axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=QUERY, linewidth=2))
+        plot_attention_map(
+            np.ma.masked_equal(weights, 0.0),
+            ax=axis,
+            title=name,
+            xlabel="column j",
+            ylabel="row i",
+            cmap=cmap,
+            colorbar=index == blocks - 1,
+            vmin=0.0,
+            vmax=float(mean.max()),
+        )
+        axis.add_patch(
+            plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=QUERY, linewidth=2)
+        )
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig

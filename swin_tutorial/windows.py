@@ -59,10 +59,10 @@ def window_reverse(
     """
     wh, ww = to_pair("window_size", window_size)
     if not isinstance(windows, torch.Tensor) or windows.dim() not in (3, 4):
-        shape = tuple(windows.shape) if isinstance(windows, torch.Tensor) else type(windows).__name__
-        raise ValueError(
-            f"windows must be (B*nW, wh, ww, C) or (B*nW, wh*ww, C), got {shape}"
+        shape = (
+            tuple(windows.shape) if isinstance(windows, torch.Tensor) else type(windows).__name__
         )
+        raise ValueError(f"windows must be (B*nW, wh, ww, C) or (B*nW, wh*ww, C), got {shape}")
     H, W = to_pair("(H, W)", (H, W))
     if H % wh or W % ww:
         raise ValueError(
@@ -137,7 +137,9 @@ def reverse_cyclic_shift(x: torch.Tensor, shift_size: int | Sequence[int]) -> to
     return _roll(x, to_shift_pair("shift_size", shift_size), sign=1)
 
 
-def _axis_regions(length: int, window: int, shift: int, device: torch.device | None) -> torch.Tensor:
+def _axis_regions(
+    length: int, window: int, shift: int, device: torch.device | None
+) -> torch.Tensor:
     """Region label along one axis of the rolled map: ``(length,)`` long.
 
     After rolling by ``-shift``, the last window of the axis holds ``window - shift``

@@ -1,16 +1,6 @@
 """Shared pytest set-up: the `gpu` marker, skipped without CUDA; matplotlib without a
-display, every figure closed after each test; the book builds.
-
-`book_build(edition)` builds one edition of the HTML book ("default", as
-`make book` does, or "offline", as `make book-offline` does) into a temporary
-folder, at most once per test session, so that tests/test_book_build.py and
-tests/test_browser.py share the builds.
+display, every figure closed after each test. The book builds are in book/conftest.py.
 """
-
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -19,13 +9,6 @@ matplotlib.use("Agg")  # before pyplot is imported anywhere: tests draw, nobody 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-# The `jupyter-book` script of the environment running pytest.
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
-# What `make mathjax` installs (from the npm registry) for the offline edition.
-MATHJAX_COMPONENT = ROOT / "_build" / "mathjax" / "static" / "mathjax" / "tex-mml-chtml.js"
-EDITIONS = ("default", "offline")
 
 
 @pytest.fixture(autouse=True)
@@ -48,55 +31,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
-
-
-@dataclass(frozen=True)
-class BookBuild:
-    """One finished build: the command, its exit status, the end of its log, the HTML folder."""
-
-    edition: str
-    command: list[str]
-    returncode: int
-    log: str
-    html: Path
-
-
-def _build_command(edition: str, out: Path) -> list[str]:
-    if edition == "default":
-        return [
-            str(JUPYTER_BOOK), "build", str(ROOT),
-            "-W", "-n", "--keep-going", "--path-output", str(out),
-        ]
-    if edition == "offline":
-        if not MATHJAX_COMPONENT.exists():
-            pytest.fail(
-                f"the offline edition needs MathJax, and {MATHJAX_COMPONENT} is missing: "
-                "run `make mathjax` once (it installs MathJax from the npm registry; "
-                "`make test` does it for you)"
-            )
-        # -o env -o mathjax: use the environment running pytest, install nothing.
-        return [
-            "make", "-o", "env", "-o", "mathjax", "book-offline",
-            f"BIN={JUPYTER_BOOK.parent}", f"OFFLINE_OUT={out}",
-        ]
-    raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
-
-
-@pytest.fixture(scope="session")
-def book_build(tmp_path_factory):
-    """`book_build(edition) -> BookBuild`: the edition built with -W, once per session."""
-    builds: dict[str, BookBuild] = {}
-
-    def build(edition: str) -> BookBuild:
-        if edition not in builds:
-            assert JUPYTER_BOOK.exists(), f"jupyter_book is importable but {JUPYTER_BOOK} is missing"
-            out = tmp_path_factory.mktemp(f"book-{edition}")
-            command = _build_command(edition, out)
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-            builds[edition] = BookBuild(
-                edition, command, result.returncode,
-                result.stdout[-6000:] + result.stderr[-6000:], out / "_build" / "html",
-            )
-        return builds[edition]
-
-    return build

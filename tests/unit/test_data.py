@@ -1,7 +1,7 @@
 """Data without a network: digits from scikit-learn and the cross-window task.
 
 The cross-window guarantee is checked twice: with the package's own window
-patterns (what the model does) and from token coordinates (tests/reference.py),
+patterns (what the model does) and from token coordinates (tests/unit/reference.py),
 on every image of data sets drawn with several seeds and geometries.
 """
 
@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from reference import coordinate_mask
 
 import swin_tutorial as st
-from reference import coordinate_mask
 from swin_tutorial.data import (
     BACKGROUND,
     COLOURS,
@@ -131,7 +131,9 @@ GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: "{image_size}-{patch_size}-{window_size}".format(**g))
+@pytest.mark.parametrize(
+    "geometry", GEOMETRIES, ids=lambda g: "{image_size}-{patch_size}-{window_size}".format(**g)
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_squares_are_in_different_regular_windows_and_one_shifted_window(geometry, seed):
     data = cross_window_dataset(48, seed=seed, **geometry)
@@ -146,7 +148,9 @@ def test_squares_are_in_different_regular_windows_and_one_shifted_window(geometr
         first, second = masks[n, 0].nonzero()[:, 0], masks[n, 1].nonzero()[:, 0]
         assert len(first) > 0 and len(second) > 0
         for pattern in (regular, reference_regular):
-            assert pattern[first][:, first].all() and pattern[second][:, second].all()  # each in one window
+            assert (
+                pattern[first][:, first].all() and pattern[second][:, second].all()
+            )  # each in one window
             assert not pattern[first][:, second].any()  # ... and not the same window
         both = torch.cat((first, second))
         for pattern in (shifted, reference_shifted):
@@ -166,7 +170,9 @@ def test_images_hold_exactly_the_two_squares_on_a_shared_background(layouts, see
     assert data.images.shape == (N, 1, geometry["image_size"], geometry["image_size"])
     assert len(data) == N and data.labels.shape == (N,) and data.labels.dtype == torch.long
     images = data.images[:, 0]
-    pixels = data.token_masks().repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)  # (N, 2, S, S)
+    pixels = (
+        data.token_masks().repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)
+    )  # (N, 2, S, S)
     background = images.reshape(layouts, 4, *images.shape[1:])[:, 0].clone()  # (L, S, S)
     background[pixels[::4].any(dim=1)] = float("nan")  # under the squares: unknown
     for n in range(N):
@@ -204,7 +210,12 @@ def test_chapter_geometry_squares_touch_the_centre():
     """16x16 pixels, 8x8 tokens, four 4x4 windows: 4x4-pixel squares around the centre, all 12 ordered pairs."""
     data = cross_window_dataset(300, seed=0)
     boxes = data.boxes[::4]  # (L, 2, 4)
-    assert set(map(tuple, boxes.reshape(-1, 4).tolist())) == {(2, 2, 2, 2), (2, 4, 2, 2), (4, 2, 2, 2), (4, 4, 2, 2)}
+    assert set(map(tuple, boxes.reshape(-1, 4).tolist())) == {
+        (2, 2, 2, 2),
+        (2, 4, 2, 2),
+        (4, 2, 2, 2),
+        (4, 4, 2, 2),
+    }
     pairs = {(tuple(a), tuple(b)) for a, b in boxes[:, :, :2].tolist()}
     assert len(pairs) == 12
 

@@ -3,12 +3,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from reference import masked_global_window_attention
 from torch import nn
 
 import swin_tutorial as st
-from reference import masked_global_window_attention
 from swin_tutorial import bench, bench_suites
-
 
 # ---------------------------------------------------------------------------
 # The fp64 references, against independent ones
@@ -24,13 +23,16 @@ def _projections(C, seed=0):
 def test_global_reference_equals_sdpa_in_float64(chunk):
     qkv, proj = _projections(16)
     x = torch.randn(2, 30, 16)
-    out = bench_suites.attention_reference(x, qkv, proj, 4, bench_suites.global_pairs(), chunk=chunk)
+    out = bench_suites.attention_reference(
+        x, qkv, proj, 4, bench_suites.global_pairs(), chunk=chunk
+    )
     with torch.no_grad():
         projected = F.linear(x.double(), qkv.weight.double(), qkv.bias.double())
         q, k, v = projected.reshape(2, 30, 3, 4, 4).permute(2, 0, 3, 1, 4)
         expected = F.linear(
             F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 30, 16),
-            proj.weight.double(), proj.bias.double(),
+            proj.weight.double(),
+            proj.bias.double(),
         )
     assert out.dtype == torch.float64
     assert bench.relative_error(out, expected) < 1e-12
@@ -45,8 +47,16 @@ def test_window_reference_equals_the_test_suites_reference(H, W, shift):
     ours = bench_suites.attention_reference(x.reshape(2, H * W, 12), qkv, proj, 3, rule, chunk=50)
     with torch.no_grad():
         theirs = masked_global_window_attention(
-            x, qkv.weight.double(), qkv.bias.double(), proj.weight.double(), proj.bias.double(),
-            table, 3, (7, 7), (shift, shift), shrink_small_axes=False,
+            x,
+            qkv.weight.double(),
+            qkv.bias.double(),
+            proj.weight.double(),
+            proj.bias.double(),
+            table,
+            3,
+            (7, 7),
+            (shift, shift),
+            shrink_small_axes=False,
         )
     assert bench.relative_error(ours.reshape(2, H, W, 12), theirs) < 1e-12
 
@@ -68,9 +78,13 @@ def test_neighbourhood_pairs_match_a_loop_over_coordinates():
 def test_reference_and_pair_rules_reject_bad_input():
     qkv, proj = _projections(16)
     with pytest.raises(ValueError, match="num_heads=3 must divide the 16 channels"):
-        bench_suites.attention_reference(torch.zeros(1, 4, 16), qkv, proj, 3, bench_suites.global_pairs())
+        bench_suites.attention_reference(
+            torch.zeros(1, 4, 16), qkv, proj, 3, bench_suites.global_pairs()
+        )
     with pytest.raises(ValueError, match="x must have rank 3"):
-        bench_suites.attention_reference(torch.zeros(4, 16), qkv, proj, 4, bench_suites.global_pairs())
+        bench_suites.attention_reference(
+            torch.zeros(4, 16), qkv, proj, 4, bench_suites.global_pairs()
+        )
     with pytest.raises(ValueError, match="multiples of window_size"):
         bench_suites.window_pairs(10, 14, 7)
     with pytest.raises(ValueError, match="shift_size must satisfy"):
@@ -86,16 +100,24 @@ def test_reference_and_pair_rules_reject_bad_input():
 
 def test_scaling_rows_are_checked_and_a_corrupted_variant_is_refused():
     rows = bench_suites.run_scaling(
-        [14], variants=["global/sdpa", "window/explicit", "neighbourhood/dense", "neighbourhood/flex"],
-        min_run_time=0.01, progress=False, corrupt=["window/explicit"],
+        [14],
+        variants=["global/sdpa", "window/explicit", "neighbourhood/dense", "neighbourhood/flex"],
+        min_run_time=0.01,
+        progress=False,
+        corrupt=["window/explicit"],
     )
     by_variant = {row["variant"]: row for row in rows}
-    assert by_variant["global/sdpa"]["status"] == "ok" and by_variant["global/sdpa"]["check_error"] < 1e-5
+    assert (
+        by_variant["global/sdpa"]["status"] == "ok"
+        and by_variant["global/sdpa"]["check_error"] < 1e-5
+    )
     assert by_variant["neighbourhood/dense"]["check_passed"] is True
     refused = by_variant["window/explicit"]
     assert refused["status"].startswith("refused") and refused["seconds"] is None
     assert refused["check_error"] == pytest.approx(0.05, rel=1e-3)  # the 5 % it was corrupted by
-    assert by_variant["neighbourhood/flex"]["status"].startswith("skipped: FlexAttention is fused only on CUDA")
+    assert by_variant["neighbourhood/flex"]["status"].startswith(
+        "skipped: FlexAttention is fused only on CUDA"
+    )
     assert by_variant["global/sdpa"]["macs"] == st.complexity.attention_flops(14, 14, 96)
 
 
@@ -190,14 +212,24 @@ def test_rounds_report_the_median_turn(monkeypatch):
         return {1: 4.0, 2: 1.0, 3: 2.0, 4: 8.0}[len(calls)]  # the turns after the first
 
     rows = bench_suites.run_model(
-        "nano", batch=2, variants=["package/sdpa", "timm/sdpa"], modes=["inference"],
-        min_run_time=0.03, progress=False, memory=False, matmul_rate=1e9, rounds=3,
+        "nano",
+        batch=2,
+        variants=["package/sdpa", "timm/sdpa"],
+        modes=["inference"],
+        min_run_time=0.03,
+        progress=False,
+        memory=False,
+        matmul_rate=1e9,
+        rounds=3,
     )
     first = {row["variant"]: row["seconds"] for row in rows}
     monkeypatch.setattr(bench_suites, "time_callable", fake_time)
     timed = [(dict(row), lambda x: x, (None,)) for row in rows]
     bench_suites._time_in_rounds(timed, 3, torch.device("cpu"), torch.float32, 0.01, 1)
-    assert [fn for fn, _ in calls] == [timed[0][1], timed[1][1]] * 2  # round-robin, not one after the other
+    assert [fn for fn, _ in calls] == [
+        timed[0][1],
+        timed[1][1],
+    ] * 2  # round-robin, not one after the other
     assert timed[0][0]["seconds"] == sorted([first["package/sdpa"], 4.0, 2.0])[1]
     assert timed[1][0]["seconds"] == sorted([first["timm/sdpa"], 1.0, 8.0])[1]
     assert all(row["rounds"] == 3 and row["images_per_s"] == 2 / row["seconds"] for row in rows)
@@ -206,32 +238,51 @@ def test_rounds_report_the_median_turn(monkeypatch):
 
 
 def test_torchvision_key_renaming():
-    renamed = bench_suites.timm_to_torchvision_swin({
-        "patch_embed.proj.weight": 1, "patch_embed.norm.bias": 2,
-        "layers.0.blocks.1.mlp.fc2.weight": 3, "layers.2.downsample.reduction.weight": 4,
-        "layers.2.blocks.0.attn.relative_position_index": 5, "head.fc.bias": 6, "norm.weight": 7,
-    })
+    renamed = bench_suites.timm_to_torchvision_swin(
+        {
+            "patch_embed.proj.weight": 1,
+            "patch_embed.norm.bias": 2,
+            "layers.0.blocks.1.mlp.fc2.weight": 3,
+            "layers.2.downsample.reduction.weight": 4,
+            "layers.2.blocks.0.attn.relative_position_index": 5,
+            "head.fc.bias": 6,
+            "norm.weight": 7,
+        }
+    )
     assert renamed == {
-        "features.0.0.weight": 1, "features.0.2.bias": 2, "features.1.1.mlp.3.weight": 3,
-        "features.4.reduction.weight": 4, "head.bias": 6, "norm.weight": 7,
+        "features.0.0.weight": 1,
+        "features.0.2.bias": 2,
+        "features.1.1.mlp.3.weight": 3,
+        "features.4.reduction.weight": 4,
+        "head.bias": 6,
+        "norm.weight": 7,
     }
     with pytest.raises(ValueError, match="not a Swin parameter: 'pos_embed'"):
         bench_suites.timm_to_torchvision_swin({"pos_embed": 0})
 
 
 def test_matmul_rate_is_positive():
-    assert bench_suites.matmul_flops_per_second("cpu", torch.float32, size=128, min_run_time=0.01) > 1e6
+    assert (
+        bench_suites.matmul_flops_per_second("cpu", torch.float32, size=128, min_run_time=0.01)
+        > 1e6
+    )
     with pytest.raises(ValueError, match="size must be a positive int"):
         bench_suites.matmul_flops_per_second("cpu", torch.float32, size=0)
 
 
 @pytest.mark.gpu
 def test_suites_on_cuda_with_flex_attention():
-    rows = bench_suites.run_scaling([14, 28], "cuda", torch.bfloat16, batch=2, min_run_time=0.05, progress=False)
+    rows = bench_suites.run_scaling(
+        [14, 28], "cuda", torch.bfloat16, batch=2, min_run_time=0.05, progress=False
+    )
     assert all(row["status"] == "ok" and row["check_passed"] for row in rows)
     flex = [row for row in rows if row["backend"] == "flex"]
     assert len(flex) == 2 and all(row["peak_mb"] > 0 for row in flex)
-    kernel = bench_suites.run_kernel(28, "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False)
+    kernel = bench_suites.run_kernel(
+        28, "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False
+    )
     assert all(row["status"] == "ok" for row in kernel)
-    model = bench_suites.run_model("nano", "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False)
+    model = bench_suites.run_model(
+        "nano", "cuda", torch.bfloat16, batch=4, min_run_time=0.05, progress=False
+    )
     assert all(row["status"] == "ok" and 0 < row["mfu"] < 1 for row in model)

@@ -10,9 +10,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from reference import coordinate_bias, coordinate_mask, effective_axis
 
 import swin_tutorial as st
-from reference import coordinate_bias, coordinate_mask, effective_axis
 from swin_tutorial.data import cross_window_dataset
 from swin_tutorial.model import (
     NeighborhoodBlock,
@@ -30,7 +30,11 @@ def _randomise(model: torch.nn.Module, scale: float = 1.0) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in model.parameters():
-            parameter.copy_(scale * torch.randn(parameter.shape, generator=generator) / max(1, parameter.shape[-1]) ** 0.5)
+            parameter.copy_(
+                scale
+                * torch.randn(parameter.shape, generator=generator)
+                / max(1, parameter.shape[-1]) ** 0.5
+            )
     return model
 
 
@@ -39,7 +43,9 @@ def _randomise(model: torch.nn.Module, scale: float = 1.0) -> torch.nn.Module:
 
 def test_default_stage_alternates_and_window_stage_never_shifts():
     shifted = st.SwinStage(8, 8, depth=4, num_heads=2, window_size=4, downsample=False)
-    plain = st.SwinStage(8, 8, depth=4, num_heads=2, window_size=4, downsample=False, attention="window")
+    plain = st.SwinStage(
+        8, 8, depth=4, num_heads=2, window_size=4, downsample=False, attention="window"
+    )
     assert [b.shift_size for b in shifted.blocks] == [(0, 0), (2, 2), (0, 0), (2, 2)]
     assert [b.shift_size for b in plain.blocks] == [(0, 0)] * 4
     assert set(shifted.state_dict()) == set(plain.state_dict())
@@ -80,7 +86,8 @@ def test_variants_differ_only_in_their_position_bias_tables():
     def count(attention, tables):
         model = swin_single_resolution(attention)
         return sum(
-            p.numel() for name, p in model.named_parameters()
+            p.numel()
+            for name, p in model.named_parameters()
             if (name.endswith(("relative_position_bias_table", "rpb"))) == tables
         )
 
@@ -111,8 +118,19 @@ def test_global_variant_attends_everywhere():
     ],
 )
 def test_bad_variant_arguments(kwargs, match):
-    config = dict(img_size=16, patch_size=2, in_chans=1, num_classes=2, embed_dim=8, depths=(2,),
-                  num_heads=(2,), window_size=4) | kwargs
+    config = (
+        dict(
+            img_size=16,
+            patch_size=2,
+            in_chans=1,
+            num_classes=2,
+            embed_dim=8,
+            depths=(2,),
+            num_heads=(2,),
+            window_size=4,
+        )
+        | kwargs
+    )
     with pytest.raises(ValueError, match=match):
         SwinTransformer(**config)
 
@@ -145,7 +163,9 @@ def test_neighborhood_block_is_a_pre_norm_block_around_neighbourhood_attention()
         # the attention, brute force: each query over its 3x3 neighbours (clamped at borders)
         q, k, v = block.attn.qkv(block.norm1(x)).reshape(2, 7, 9, 3, 2, 8).unbind(3)
         mask = st.neighborhood_pattern(7, 9, 3)
-        scores = torch.einsum("bihd,bjhd->bhij", q.reshape(2, 63, 2, 8), k.reshape(2, 63, 2, 8)) / math.sqrt(8)
+        scores = torch.einsum(
+            "bihd,bjhd->bhij", q.reshape(2, 63, 2, 8), k.reshape(2, 63, 2, 8)
+        ) / math.sqrt(8)
         rows, cols = torch.arange(63) // 9, torch.arange(63) % 9
         dh = (rows[None, :] - rows[:, None] + 2).clamp(0, 4)
         dw = (cols[None, :] - cols[:, None] + 2).clamp(0, 4)
@@ -169,7 +189,7 @@ def test_neighborhood_block_bad_arguments():
 
 
 def _reference_weights(block: SwinBlock, x: torch.Tensor) -> torch.Tensor:
-    """Weights from coordinates (tests/reference.py): dense (B, heads, HW, HW)."""
+    """Weights from coordinates (tests/unit/reference.py): dense (B, heads, HW, HW)."""
     B, H, W, C = x.shape
     wh, sh = effective_axis(H, block.window_size[0], block.shift_size[0])
     ww, sw = effective_axis(W, block.window_size[1], block.shift_size[1])
@@ -178,7 +198,9 @@ def _reference_weights(block: SwinBlock, x: torch.Tensor) -> torch.Tensor:
     heads = block.attn.num_heads
     q, k, _ = block.attn.qkv(y).reshape(B, -1, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
     scores = q @ k.transpose(-2, -1) * (C // heads) ** -0.5
-    scores = scores + coordinate_bias(Hp, Wp, block.attn.relative_position_bias_table, block.window_size)
+    scores = scores + coordinate_bias(
+        Hp, Wp, block.attn.relative_position_bias_table, block.window_size
+    )
     allowed = coordinate_mask(Hp, Wp, (wh, ww), (sh, sw))
     weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
     keep = (torch.arange(Hp)[:, None] < H) & (torch.arange(Wp)[None, :] < W)
@@ -207,9 +229,13 @@ def test_attention_weights_reproduce_the_blocks_attention_branch():
     x = torch.randn(2, 8, 12, 8, dtype=torch.float64)
     with torch.no_grad():
         weights = block.attention_weights(x)  # (B, heads, T, T)
-        v = block.attn.qkv(block.norm1(x)).reshape(2, 96, 3, 2, 4)[:, :, 2].transpose(1, 2)  # (B, heads, T, d)
+        v = (
+            block.attn.qkv(block.norm1(x)).reshape(2, 96, 3, 2, 4)[:, :, 2].transpose(1, 2)
+        )  # (B, heads, T, d)
         mixed = (weights @ v).transpose(1, 2).reshape(2, 8, 12, 8)
-        assert torch.allclose(block.attn.proj(mixed), block.shifted_window_attention(block.norm1(x)), atol=1e-12)
+        assert torch.allclose(
+            block.attn.proj(mixed), block.shifted_window_attention(block.norm1(x)), atol=1e-12
+        )
 
 
 def test_attention_weights_of_a_v2_block_sum_to_one_inside_its_windows():
@@ -232,7 +258,9 @@ def test_without_shift_a_token_depends_only_on_its_own_window(attention, local):
     model = _randomise(swin_single_resolution(attention)).eval()
     images = torch.randn(2, 1, 16, 16)
     changed = images + torch.randn(2, 1, 16, 16)
-    changed[:, :, 8:16, 0:8] = images[:, :, 8:16, 0:8]  # window (1, 0): token rows 4..7, columns 0..3
+    changed[:, :, 8:16, 0:8] = images[
+        :, :, 8:16, 0:8
+    ]  # window (1, 0): token rows 4..7, columns 0..3
     with torch.no_grad():
         before, after = model.forward_features(images), model.forward_features(changed)
     same = torch.equal(before[:, 4:8, 0:4], after[:, 4:8, 0:4])

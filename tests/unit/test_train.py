@@ -15,7 +15,7 @@ from swin_tutorial.data import make_loader
 from swin_tutorial.model import swin_single_resolution
 from swin_tutorial.train import History, Metrics, build_loaders, build_model, evaluate, fit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _blobs(n: int = 96, seed: int = 0) -> TensorDataset:
@@ -32,7 +32,9 @@ def _tiny_model(seed: int = 0) -> torch.nn.Module:
 
 
 def _loaders(seed: int = 0):
-    return make_loader(_blobs(96, seed), 16, True, seed), make_loader(_blobs(48, seed + 100), 16, False)
+    return make_loader(_blobs(96, seed), 16, True, seed), make_loader(
+        _blobs(48, seed + 100), 16, False
+    )
 
 
 def test_fit_lowers_the_loss_and_learns_a_tiny_problem():
@@ -52,7 +54,14 @@ def test_history_has_one_entry_per_epoch_and_increasing_times():
     history = fit(model, train, val, epochs=3, lr=1e-3, progress=False)
     assert isinstance(history, History)
     record = history.as_dict()
-    assert set(record) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert set(record) == {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    }
     assert all(len(values) == 3 for values in record.values())
     assert history.epoch == [1, 2, 3]
     assert all(b > a for a, b in zip(history.seconds, history.seconds[1:]))
@@ -155,7 +164,9 @@ def test_progress_bar_goes_to_stderr_and_can_be_switched_off(capsys):
 )
 def test_fit_bad_arguments(kwargs, error, match):
     train, val = _loaders()
-    arguments = dict(model=_tiny_model(), train_loader=train, val_loader=val, epochs=1, lr=1e-3) | kwargs
+    arguments = (
+        dict(model=_tiny_model(), train_loader=train, val_loader=val, epochs=1, lr=1e-3) | kwargs
+    )
     with pytest.raises(error, match=match):
         fit(**arguments, progress=False)
 
@@ -184,17 +195,36 @@ def test_build_model_and_loaders_fit_each_other():
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "swin_tutorial.train", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
 @pytest.mark.parametrize(
-    "data, model", [("digits", "tiny"), ("cross-window", "window"), ("cross-window", "neighborhood")]
+    "data, model",
+    [("digits", "tiny"), ("cross-window", "window"), ("cross-window", "neighborhood")],
 )
 def test_cli_runs_a_one_epoch_job(data, model, tmp_path):
     weights = tmp_path / "weights.pt"
-    result = _run_cli("--data", data, "--model", model, "--epochs", "1", "--limit", "16", "--batch", "8",
-                      "--device", "cpu", "--no-progress", "--save", str(weights))
+    result = _run_cli(
+        "--data",
+        data,
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--limit",
+        "16",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--save",
+        str(weights),
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("epoch   1")

@@ -6,7 +6,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
-
 from reference import brute_neighborhood, brute_sliding
 
 import swin_tutorial as st
@@ -17,8 +16,6 @@ from swin_tutorial.neighborhood import (
     resolve_backend,
     sliding_window_attention_1d,
 )
-
-
 
 
 @st_.composite
@@ -36,7 +33,9 @@ def test_neighborhood_attention_equals_brute_force(case):
     H, W, kernel, dilation, with_bias = case
     torch.manual_seed(H * 31 + W)
     q, k, v = (torch.randn(1, 2, H, W, 4, dtype=torch.float64) for _ in range(3))
-    bias = torch.randn(2, 2 * kernel - 1, 2 * kernel - 1, dtype=torch.float64) if with_bias else None
+    bias = (
+        torch.randn(2, 2 * kernel - 1, 2 * kernel - 1, dtype=torch.float64) if with_bias else None
+    )
     expected = brute_neighborhood(q, k, v, kernel, dilation, bias)
     got = neighborhood_attention_2d(q, k, v, kernel, dilation, bias, backend="dense")
     assert torch.allclose(got, expected, atol=1e-10)
@@ -64,7 +63,6 @@ def test_flex_equals_dense_for_neighborhoods(H, W, kernel, dilation):
     dense = neighborhood_attention_2d(q, k, v, kernel, dilation, bias, backend="dense")
     flex = _quiet_flex(neighborhood_attention_2d, q, k, v, kernel, dilation, bias, backend="flex")
     assert torch.allclose(dense, flex, atol=1e-5)
-
 
 
 @settings(max_examples=30, deadline=None)
@@ -178,16 +176,22 @@ def test_blocked_backend_equals_brute_force(L, window, causal):
     assert torch.allclose(got, brute_sliding(q, k, v, window, causal), atol=1e-10)
 
 
-@pytest.mark.parametrize("L, window, causal", [(37, 5, True), (37, 5, False), (64, 16, True), (50, 1, False)])
+@pytest.mark.parametrize(
+    "L, window, causal", [(37, 5, True), (37, 5, False), (64, 16, True), (50, 1, False)]
+)
 def test_blocked_score_count_matches_the_flop_counter(L, window, causal):
     from swin_tutorial.complexity import count_macs
     from swin_tutorial.neighborhood import blocked_score_count
 
     B, heads, d = 1, 2, 8
     q, k, v = (torch.randn(B, heads, L, d) for _ in range(3))
-    macs = count_macs(lambda *t: sliding_window_attention_1d(*t, window, causal, backend="blocked"), q, k, v)
+    macs = count_macs(
+        lambda *t: sliding_window_attention_1d(*t, window, causal, backend="blocked"), q, k, v
+    )
     assert macs == 2 * B * heads * d * blocked_score_count(L, window, causal)  # q.k and weights @ v
-    assert blocked_score_count(L, window, causal) <= (2 if causal else 3) * (L + window) * max(window, 2)
+    assert blocked_score_count(L, window, causal) <= (2 if causal else 3) * (L + window) * max(
+        window, 2
+    )
 
 
 @settings(max_examples=20, deadline=None)
@@ -204,21 +208,45 @@ def test_full_cache_equals_full_sequence_token_by_token(L, window):
     for t in range(L):
         out = cache.step(q[:, :, t : t + 1], k[:, :, t : t + 1], v[:, :, t : t + 1])
         assert torch.allclose(out[:, :, 0], full[:, :, t], atol=1e-10)
-        assert cache.nbytes() == 2 * 2 * 3 * (t + 1) * 4 * 8  # keys and values of every token so far
+        assert (
+            cache.nbytes() == 2 * 2 * 3 * (t + 1) * 4 * 8
+        )  # keys and values of every token so far
 
 
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: st.neighborhood.longformer_mask(10, 4, [10]), ValueError, r"positions in \[0, 10\).*got 10"),
-        (lambda: st.neighborhood.longformer_mask(10, 4, [-1]), ValueError, "got -1"),
-        (lambda: st.neighborhood.longformer_mask(10, 4, [1.0]), TypeError, "global_tokens must hold ints"),
-        (lambda: st.neighborhood.longformer_mask(10, 4, 3), TypeError, "global_tokens must be a sequence"),
-        (lambda: st.neighborhood.longformer_mask(10, 0), ValueError, "window must be a positive int"),
-        (lambda: st.neighborhood.FullKVCache(0), ValueError, "window must be a positive int"),
-        (lambda: st.neighborhood.blocked_score_count(0, 3), ValueError, "length must be a positive int"),
         (
-            lambda: sliding_window_attention_1d(*(torch.randn(1, 1, 5, 2) for _ in range(3)), 3, backend="banded"),
+            lambda: st.neighborhood.longformer_mask(10, 4, [10]),
+            ValueError,
+            r"positions in \[0, 10\).*got 10",
+        ),
+        (lambda: st.neighborhood.longformer_mask(10, 4, [-1]), ValueError, "got -1"),
+        (
+            lambda: st.neighborhood.longformer_mask(10, 4, [1.0]),
+            TypeError,
+            "global_tokens must hold ints",
+        ),
+        (
+            lambda: st.neighborhood.longformer_mask(10, 4, 3),
+            TypeError,
+            "global_tokens must be a sequence",
+        ),
+        (
+            lambda: st.neighborhood.longformer_mask(10, 0),
+            ValueError,
+            "window must be a positive int",
+        ),
+        (lambda: st.neighborhood.FullKVCache(0), ValueError, "window must be a positive int"),
+        (
+            lambda: st.neighborhood.blocked_score_count(0, 3),
+            ValueError,
+            "length must be a positive int",
+        ),
+        (
+            lambda: sliding_window_attention_1d(
+                *(torch.randn(1, 1, 5, 2) for _ in range(3)), 3, backend="banded"
+            ),
             ValueError,
             "backend must be one of .*'blocked'.*got 'banded'",
         ),
@@ -228,7 +256,9 @@ def test_full_cache_equals_full_sequence_token_by_token(L, window):
             "window must be a positive int",
         ),
         (
-            lambda: st.neighborhood.FullKVCache(3).step(*(torch.randn(1, 1, 2, 4) for _ in range(3))),
+            lambda: st.neighborhood.FullKVCache(3).step(
+                *(torch.randn(1, 1, 2, 4) for _ in range(3))
+            ),
             ValueError,
             "step takes one token",
         ),

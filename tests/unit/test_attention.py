@@ -4,9 +4,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
+from reference import masked_global_window_attention, tokens_reached_by, window_bias
 
 import swin_tutorial as st
-from reference import masked_global_window_attention, tokens_reached_by, window_bias
 
 
 def _windows_and_mask(B=2, H=14, W=21, C=24, window=7, shift=3):
@@ -59,8 +59,15 @@ def test_shifted_window_attention_equals_masked_global_attention(case, fused):
     x = torch.randn(2, H, W, 8, dtype=torch.float64)
     attn = block.attn
     expected = masked_global_window_attention(
-        x, attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias,
-        attn.relative_position_bias_table, heads, window, shift,
+        x,
+        attn.qkv.weight,
+        attn.qkv.bias,
+        attn.proj.weight,
+        attn.proj.bias,
+        attn.relative_position_bias_table,
+        heads,
+        window,
+        shift,
     )
     assert torch.allclose(block.shifted_window_attention(x), expected, rtol=1e-10, atol=1e-10)
 
@@ -68,9 +75,15 @@ def test_shifted_window_attention_equals_masked_global_attention(case, fused):
 def _reference(x, attention, window, shift, shrink_small_axes=True):
     """fp64 masked global attention from coordinates, with ``attention``'s weights."""
     return masked_global_window_attention(
-        x.double(), attention.qkv.weight.double(), attention.qkv.bias.double(),
-        attention.proj.weight.double(), attention.proj.bias.double(),
-        attention.relative_position_bias_table.double(), attention.num_heads, window, shift,
+        x.double(),
+        attention.qkv.weight.double(),
+        attention.qkv.bias.double(),
+        attention.proj.weight.double(),
+        attention.proj.bias.double(),
+        attention.relative_position_bias_table.double(),
+        attention.num_heads,
+        window,
+        shift,
         shrink_small_axes=shrink_small_axes,
     )
 
@@ -92,7 +105,9 @@ def test_public_pieces_compose_to_masked_global_attention(case, fused, dtype):
     torch.manual_seed(H * 31 + W)
     attention = st.WindowAttention(8, heads, window, fused=fused).to(dtype).eval()
     x = torch.randn(2, H, W, 8, dtype=dtype)
-    windows = st.window_partition(st.cyclic_shift(x, shift), window).reshape(-1, window[0] * window[1], 8)
+    windows = st.window_partition(st.cyclic_shift(x, shift), window).reshape(
+        -1, window[0] * window[1], 8
+    )
     mask = st.shifted_window_mask(H, W, window, shift)
     with torch.no_grad():
         out = attention(windows, mask)

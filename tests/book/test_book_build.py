@@ -3,7 +3,7 @@
 The build reads the repository in place and writes into a temporary folder
 (`--path-output`), so it neither copies the virtual environment nor touches the
 repository's own `_build/`. The default edition's build is the session fixture
-`book_build` of tests/conftest.py, which tests/test_browser.py reuses.
+`book_build` of tests/book/conftest.py, which tests/book/test_browser.py reuses.
 """
 
 import importlib.util
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The `jupyter-book` script of the environment running pytest.
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
@@ -30,7 +30,7 @@ pytestmark = [
 
 
 def test_book_builds_without_warnings(book_build):
-    # The build (tests/conftest.py) is shared with tests/test_browser.py.
+    # The build (tests/book/conftest.py) is shared with tests/book/test_browser.py.
     build = book_build("default")
     log = build.log
     assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{log}"
@@ -45,8 +45,12 @@ def test_book_builds_without_warnings(book_build):
 def test_student_edition_has_no_solutions(tmp_path):
     """`make student` builds with -W and leaves no solution (nor notebook source) behind."""
     command = [
-        "make", "-o", "env", "student",
-        f"BIN={JUPYTER_BOOK.parent}", f"STUDENT_OUT={tmp_path}",
+        "make",
+        "-o",
+        "env",
+        "student",
+        f"BIN={JUPYTER_BOOK.parent}",
+        f"STUDENT_OUT={tmp_path}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     log = result.stdout[-6000:] + result.stderr[-6000:]

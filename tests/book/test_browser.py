@@ -1,6 +1,6 @@
 """The built book, read in a browser: every page of the table of contents, both editions.
 
-Each edition is built once per session (`book_build` in tests/conftest.py, the
+Each edition is built once per session (`book_build` in tests/book/conftest.py, the
 same -W build as `make book` / `make book-offline`), served from `_build/html`
 on 127.0.0.1 and read by headless Chromium (Debian's `chromium` and
 `chromium-driver`, driven by Selenium; nothing is downloaded at run time). The
@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
@@ -108,7 +108,7 @@ def _expected_launch_links(page: str) -> dict[str, str]:
     return {
         "colab": f"{launch['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repo['branch']}/{path}",
         "binder": f"{launch['binderhub_url'].rstrip('/')}/v2/gh/{owner_repo}/{repo['branch']}"
-                  f"?urlpath=tree/{path}",
+        f"?urlpath=tree/{path}",
     }
 
 
@@ -116,8 +116,17 @@ def _expected_launch_links(page: str) -> dict[str, str]:
 
 
 def _chromium() -> tuple[str, str]:
-    browser = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
-    driver = next((p for p in ("/usr/bin/chromedriver", shutil.which("chromedriver")) if p and Path(p).exists()), None)
+    browser = next(
+        (p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None
+    )
+    driver = next(
+        (
+            p
+            for p in ("/usr/bin/chromedriver", shutil.which("chromedriver"))
+            if p and Path(p).exists()
+        ),
+        None,
+    )
     if browser is None or driver is None:
         pytest.skip(
             "the browser test needs Chromium and its driver, and "
@@ -144,14 +153,23 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}", "--force-device-scale-factor=1",
-        "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--force-device-scale-factor=1",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         # No name resolves but 127.0.0.1, and any other connection goes to a port
         # where nothing listens (Chromium never proxies loopback addresses).
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=127.0.0.1",
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -210,7 +228,9 @@ def _network(driver) -> list[dict]:
         elif message["method"] == "Network.responseReceived":
             requests.setdefault(params["requestId"], {})["status"] = params["response"]["status"]
         elif message["method"] == "Network.loadingFailed":
-            requests.setdefault(params["requestId"], {})["error"] = params.get("errorText", "failed")
+            requests.setdefault(params["requestId"], {})["error"] = params.get(
+                "errorText", "failed"
+            )
     return [r for r in requests.values() if "url" in r]
 
 
@@ -224,10 +244,22 @@ def _save_screenshot(driver, path: Path) -> None:
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     tile = 16000  # Chromium captures at most 16384 px in one go
     parts = [
-        base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": top, "width": WINDOW[0], "height": min(tile, height - top), "scale": 1},
-        })["data"])
+        base64.b64decode(
+            driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {
+                        "x": 0,
+                        "y": top,
+                        "width": WINDOW[0],
+                        "height": min(tile, height - top),
+                        "scale": 1,
+                    },
+                },
+            )["data"]
+        )
         for top in range(0, height, tile)
     ]
     if len(parts) == 1:
@@ -271,7 +303,11 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
             problems.append(f"image {image['src']} has no alt text")
         elif re.search(r"\.(png|jpe?g|svg|gif)$", alt) or ("/" in alt and " " not in alt):
             problems.append(f"image {image['src']} has a file name for alt text: {alt!r}")
-        if image["figure"] and image["natural"] and image["shown"] / image["natural"] < MIN_FIGURE_SCALE:
+        if (
+            image["figure"]
+            and image["natural"]
+            and image["shown"] / image["natural"] < MIN_FIGURE_SCALE
+        ):
             problems.append(
                 f"figure {image['src']} is shown at {image['shown']:.0f} of its {image['natural']} px "
                 f"(< {MIN_FIGURE_SCALE:.0%}): its text is too small to read; draw it narrower "
@@ -281,15 +317,20 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     # Equations: every math element typeset by MathJax, none in error.
     n_math = driver.execute_script("return document.querySelectorAll('.math').length")
     if n_math and edition == "offline":
-        typeset = _wait(driver, "[...document.querySelectorAll('.math')].every("
-                                "m => m.querySelector('mjx-container'))")
+        typeset = _wait(
+            driver,
+            "[...document.querySelectorAll('.math')].every(m => m.querySelector('mjx-container'))",
+        )
         if not typeset:
             raw = driver.execute_script(
                 "return [...document.querySelectorAll('.math')].filter("
-                "m => !m.querySelector('mjx-container')).slice(0, 3).map(m => m.textContent)")
+                "m => !m.querySelector('mjx-container')).slice(0, 3).map(m => m.textContent)"
+            )
             problems.append(f"{n_math} equations, some never typeset by MathJax, e.g. {raw}")
-        errors = driver.execute_script("return [...document.querySelectorAll('mjx-merror')]"
-                                       ".map(e => e.getAttribute('data-mjx-error') || e.textContent)")
+        errors = driver.execute_script(
+            "return [...document.querySelectorAll('mjx-merror')]"
+            ".map(e => e.getAttribute('data-mjx-error') || e.textContent)"
+        )
         if errors:
             problems.append(f"MathJax could not typeset: {errors[:3]}")
     elif n_math:
@@ -300,9 +341,11 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     # Exercise solutions: collapsed, and open when their title is clicked.
     # (sphinx-togglebutton hides a solution's body with height 0, opacity 0 and
     # visibility: hidden; `checkVisibility` with these options sees all three.)
-    shown = ("[...document.querySelectorAll('div.solution')].map(s => [...s.children]"
-             ".filter(c => !c.classList.contains('admonition-title')).every(c => c.getBoundingClientRect().height > 0"
-             " && c.checkVisibility({opacityProperty: true, visibilityProperty: true})))")
+    shown = (
+        "[...document.querySelectorAll('div.solution')].map(s => [...s.children]"
+        ".filter(c => !c.classList.contains('admonition-title')).every(c => c.getBoundingClientRect().height > 0"
+        " && c.checkVisibility({opacityProperty: true, visibilityProperty: true})))"
+    )
     before = driver.execute_script(f"return {shown}")
     titles = driver.find_elements(By.CSS_SELECTOR, "div.solution > .admonition-title")
     assert len(titles) == len(before), "a solution without a title"
@@ -314,14 +357,20 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
         title.click()
     _wait(driver, f"{shown}.every(Boolean)", timeout=5)
     after = driver.execute_script(f"return {shown}")
-    problems += [f"solution {index + 1} of the page did not open when clicked"
-                 for index, visible in enumerate(after) if not visible]
+    problems += [
+        f"solution {index + 1} of the page did not open when clicked"
+        for index, visible in enumerate(after)
+        if not visible
+    ]
     if before and not driver.execute_script(
-            "return [...document.querySelectorAll('div.solution')].every(s => s.textContent.trim().length > 40)"):
+        "return [...document.querySelectorAll('div.solution')].every(s => s.textContent.trim().length > 40)"
+    ):
         problems.append("a solution is (nearly) empty")
 
     # Launch links: a notebook page points Colab and Binder at its own notebook.
-    links = driver.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    links = driver.execute_script(
+        "return [...document.querySelectorAll('a[href]')].map(a => a.href)"
+    )
     colab = [link for link in links if "colab.research.google.com" in link]
     binder = [link for link in links if "mybinder.org" in link]
     if (ROOT / f"{page}.ipynb").exists():
@@ -346,7 +395,9 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
         if not _is_local(url):
             if edition == "offline" or url != MATHJAX_CDN:
                 problems.append(f"asks for {url}, outside the site")
-        elif urlsplit(url).scheme.startswith("http") and urlsplit(url).path not in IMPLICIT_REQUESTS:
+        elif (
+            urlsplit(url).scheme.startswith("http") and urlsplit(url).path not in IMPLICIT_REQUESTS
+        ):
             if "error" in request or request.get("status", 200) >= 400:
                 problems.append(f"{url}: {request.get('error') or request.get('status')}")
 
@@ -381,9 +432,13 @@ def test_search_finds_a_term(browser, site, edition):
         browser.get(f"{base}search.html?q={term}")
         # Sphinx writes a summary line ("Search finished, found N pages ..." or
         # "Your search did not match any documents") when it is done.
-        _wait(browser, "(document.querySelector('#search-results p.search-summary') || {}).textContent")
+        _wait(
+            browser,
+            "(document.querySelector('#search-results p.search-summary') || {}).textContent",
+        )
         found[term] = browser.execute_script(
-            "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
+            "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)"
+        )
     assert len(found["window"]) >= 3, found["window"]
     targets = {urlsplit(link).path.lstrip("/") for link in found["window"]}
     assert all((build.html / target).exists() for target in targets), targets
@@ -407,12 +462,16 @@ def test_offline_edition_serves_its_own_mathjax(site):
         assert not [s for s in scripts if "://" in s], f"{page}: scripts from elsewhere"
         if 'class="math' in html:
             pages_with_math += 1
-            assert any(s.split("?")[0].endswith("_static/mathjax/tex-mml-chtml.js") for s in scripts), page
+            assert any(
+                s.split("?")[0].endswith("_static/mathjax/tex-mml-chtml.js") for s in scripts
+            ), page
         # The default edition differs only in where MathJax comes from: the
         # articles are identical, so the typesetting checked offline holds online.
         article = re.compile(r"<article.*?</article>", re.S)
         theirs = (default.html / f"{page}.html").read_text()
-        assert article.findall(html) == article.findall(theirs), f"{page}: the editions' articles differ"
+        assert article.findall(html) == article.findall(theirs), (
+            f"{page}: the editions' articles differ"
+        )
     assert pages_with_math > 0
     size = sum(f.stat().st_size for f in offline.html.rglob("*") if f.is_file())
     print(f"offline edition: {size / 2**20:.1f} MiB in {offline.html}")

@@ -15,11 +15,19 @@ from swin_tutorial.complexity import attention_flops
         (lambda: st.WindowAttention(32, 4, 0), ValueError, "window_size must be positive"),
         (lambda: st.WindowAttention(32, 4, (7, -1)), ValueError, "window_size must be positive"),
         (lambda: st.WindowAttention(32, 4, 7.0), TypeError, "window_size must be an int"),
-        (lambda: st.SwinBlock(32, 4, 7, 7), ValueError, "shift_size must satisfy 0 <= shift < window"),
+        (
+            lambda: st.SwinBlock(32, 4, 7, 7),
+            ValueError,
+            "shift_size must satisfy 0 <= shift < window",
+        ),
         (lambda: st.SwinBlock(32, 4, 7, -1), ValueError, "shift_size"),
         (lambda: st.window_partition(torch.randn(1, 10, 14, 3), 7), ValueError, "got H=10, W=14"),
         (lambda: st.window_partition(torch.randn(10, 14, 3), 7), ValueError, "x must have rank 4"),
-        (lambda: st.window_partition(torch.ones(1, 7, 7, 3, dtype=torch.long), 7), TypeError, "floating-point"),
+        (
+            lambda: st.window_partition(torch.ones(1, 7, 7, 3, dtype=torch.long), 7),
+            TypeError,
+            "floating-point",
+        ),
         (lambda: st.window_partition([[1.0]], 7), TypeError, "x must be a torch.Tensor"),
         (lambda: st.window_reverse(torch.randn(4, 49, 3), 7, 14, 21), ValueError, "do not fit"),
         (lambda: st.shifted_window_mask(10, 14, 7, 3), ValueError, "multiples of window_size"),
@@ -47,7 +55,9 @@ def test_block_rejects_wrong_rank_channels_and_dtype():
 
 def test_attention_rejects_bad_tokens_and_mask():
     attention = st.WindowAttention(32, 4, 7)
-    with pytest.raises(ValueError, match=r"x has 48 tokens per window but window_size \(7, 7\) holds 49"):
+    with pytest.raises(
+        ValueError, match=r"x has 48 tokens per window but window_size \(7, 7\) holds 49"
+    ):
         attention(torch.randn(4, 48, 32))
     with pytest.raises(ValueError, match="x must have 32 channels"):
         attention(torch.randn(4, 49, 31))

@@ -85,7 +85,9 @@ def test_command_line_prints_the_table(tmp_path):
     _write(tmp_path, "only.ipynb", IMPORTS, CORRECT, CHECK)
     result = subprocess.run(
         [sys.executable, "-m", "swin_tutorial.exercises", "grade", str(tmp_path), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "only.ipynb" in result.stdout and "1/1" in result.stdout
@@ -103,7 +105,9 @@ def test_bad_arguments(folder, timeout, message):
 def test_command_line_rejects_a_missing_folder():
     result = subprocess.run(
         [sys.executable, "-m", "swin_tutorial.exercises", "grade", "/nonexistent/folder"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "folder must be a directory" in result.stderr

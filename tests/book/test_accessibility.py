@@ -5,7 +5,7 @@ takes from the cell's metadata, `{"mystnb": {"image": {"alt": "..."}}}`;
 without it the alt text is the image's file name. Its caption is either an
 italic paragraph opening the next markdown cell (the book's convention,
 `*Figure: ...*`) or `{"mystnb": {"figure": {"caption": "..."}}}` in the cell's
-metadata. tests/test_browser.py checks the same in the built pages; this test
+metadata. tests/book/test_browser.py checks the same in the built pages; this test
 names the notebook and the cell, and needs no build.
 """
 
@@ -18,14 +18,24 @@ import pytest
 
 from swin_tutorial import viz
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 RICH_OUTPUTS = ("display_data", "execute_result")
 
 # The published palettes: Okabe & Ito (2008), "Color Universal Design", and
 # Paul Tol's "light" qualitative scheme (https://personal.sron.nl/~pault/).
 OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
-TOL_LIGHT = {"#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#AAAA00", "#DDDDDD"}
+TOL_LIGHT = {
+    "#77AADD",
+    "#EE8866",
+    "#EEDD88",
+    "#FFAABB",
+    "#99DDFF",
+    "#44BB99",
+    "#BBCC33",
+    "#AAAA00",
+    "#DDDDDD",
+}
 # Colour maps whose lightness rises monotonically: readable in grey and by
 # colour-blind readers (matplotlib's perceptually uniform maps).
 UNIFORM_MAPS = {"viridis", "cividis", "magma", "inferno", "plasma"}
@@ -37,7 +47,11 @@ def _figure_cells(notebook: Path):
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        if any(key.startswith("image/") for out in cell.get("outputs", []) for key in out.get("data", {})):
+        if any(
+            key.startswith("image/")
+            for out in cell.get("outputs", [])
+            for key in out.get("data", {})
+        ):
             yield index, cell, cells[index + 1] if index + 1 < len(cells) else None
 
 
@@ -61,7 +75,9 @@ def test_every_figure_has_alt_text_and_a_caption(notebook):
                 'shows in cell metadata {"mystnb": {"image": {"alt": "..."}}}'
             )
         elif re.search(r"\.(png|jpe?g|svg)\b", alt) or "$" in alt or "{" in alt:
-            problems.append(f"cell {index}: alt text must be plain words, not a file name or markup: {alt!r}")
+            problems.append(
+                f"cell {index}: alt text must be plain words, not a file name or markup: {alt!r}"
+            )
         caption = str(mystnb.get("figure", {}).get("caption", "")).strip()
         if not caption and not _italic_caption(following):
             problems.append(
@@ -71,14 +87,18 @@ def test_every_figure_has_alt_text_and_a_caption(notebook):
         rich = [out for out in cell.get("outputs", []) if out.get("output_type") in RICH_OUTPUTS]
         if "figure" in mystnb and len(rich) > 1:
             # MyST-NB wraps each rich output in its own figure, caption and all.
-            problems.append(f"cell {index}: a figure caption on a cell with {len(rich)} rich outputs")
+            problems.append(
+                f"cell {index}: a figure caption on a cell with {len(rich)} rich outputs"
+            )
     assert problems == [], f"{notebook.name}:\n  " + "\n  ".join(problems)
 
 
 def test_every_chapter_with_figures_is_checked():
     """The test above is not vacuous: the chapters do have figures, and the check sees them."""
     assert sum(1 for notebook in NOTEBOOKS for _ in _figure_cells(notebook)) >= 10
-    assert _italic_caption({"cell_type": "markdown", "source": ["*Figure: the map.*\n", "\n", "More."]})
+    assert _italic_caption(
+        {"cell_type": "markdown", "source": ["*Figure: the map.*\n", "\n", "More."]}
+    )
     assert not _italic_caption({"cell_type": "markdown", "source": ["The map, *in italics*."]})
     assert not _italic_caption({"cell_type": "code", "source": ["*x*"]})
 
@@ -87,7 +107,7 @@ def _lightness(colour: str) -> float:
     """CIE L* (0 black .. 100 white) of an sRGB colour `#RRGGBB`."""
     linear = []
     for k in (1, 3, 5):
-        c = int(colour[k:k + 2], 16) / 255
+        c = int(colour[k : k + 2], 16) / 255
         linear.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
     y = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
     return 116 * y ** (1 / 3) - 16 if y > (6 / 29) ** 3 else y * (29 / 3) ** 3

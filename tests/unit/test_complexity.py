@@ -22,7 +22,9 @@ def _raw_macs(fn, *inputs) -> int:
     return counter.get_total_flops() // 2
 
 
-@pytest.mark.parametrize("H, W, window", [(7, 7, 7), (14, 14, 7), (28, 28, 7), (14, 21, 7), (12, 20, (4, 5))])
+@pytest.mark.parametrize(
+    "H, W, window", [(7, 7, 7), (14, 14, 7), (28, 28, 7), (14, 21, 7), (12, 20, (4, 5))]
+)
 @pytest.mark.parametrize("fused", [True, False])
 def test_window_formula_matches_counter(H, W, window, fused):
     C = 32

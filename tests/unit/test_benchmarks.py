@@ -18,7 +18,7 @@ import pytest
 
 from swin_tutorial import bench, bench_suites
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "benchmarks"
 
 pytest.importorskip("timm")
@@ -27,8 +27,17 @@ pytest.importorskip("torchvision")
 
 def _run(script: str, tmp_path: Path, *extra: str) -> tuple[list[dict], str]:
     out = tmp_path / f"{script}.csv"
-    command = [sys.executable, str(SCRIPTS / f"{script}.py"), "--quick", "--device", "cpu",
-               "--out", str(out), "--no-progress", *extra]
+    command = [
+        sys.executable,
+        str(SCRIPTS / f"{script}.py"),
+        "--quick",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     return bench.read_csv(out), done.stdout
@@ -95,9 +104,23 @@ def test_a_wrong_variant_gets_no_time(tmp_path, capsys):
     import torch
 
     out = tmp_path / "wrong.csv"
-    argv = ["--quick", "--device", "cpu", "--out", str(out), "--no-progress", "--sides", "14",
-            "--variants", "window/sdpa", "global/sdpa", "--corrupt", "window/sdpa",
-            "--threads", str(torch.get_num_threads())]
+    argv = [
+        "--quick",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--sides",
+        "14",
+        "--variants",
+        "window/sdpa",
+        "global/sdpa",
+        "--corrupt",
+        "window/sdpa",
+        "--threads",
+        str(torch.get_num_threads()),
+    ]
     assert _load("scaling").main(argv) == 0  # in this process: the same code, no second start-up
     rows, stdout = bench.read_csv(out), capsys.readouterr().out
     wrong = bench.find_row(rows, variant="window/sdpa")
@@ -114,7 +137,9 @@ def test_a_wrong_variant_gets_no_time(tmp_path, capsys):
 def _load(script: str):
     sys.path.insert(0, str(SCRIPTS))
     try:
-        spec = importlib.util.spec_from_file_location(f"benchmark_{script}", SCRIPTS / f"{script}.py")
+        spec = importlib.util.spec_from_file_location(
+            f"benchmark_{script}", SCRIPTS / f"{script}.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
@@ -127,12 +152,27 @@ def _load(script: str):
     [
         ("scaling", ["--dtype", "fp16"], "argument --dtype: invalid choice: 'fp16'"),
         ("scaling", ["--batch", "0"], "argument --batch: expected a positive integer, got 0"),
-        ("scaling", ["--sides", "14", "15", "--device", "cpu"],
-         "--sides must be multiples of the window size 7, got [15]"),
-        ("kernel", ["--side", "20", "--device", "cpu"], "--side must be a multiple of the window size 7, got 20"),
-        ("kernel", ["--min-run-time", "-1"], "argument --min-run-time: expected a positive number, got '-1'"),
+        (
+            "scaling",
+            ["--sides", "14", "15", "--device", "cpu"],
+            "--sides must be multiples of the window size 7, got [15]",
+        ),
+        (
+            "kernel",
+            ["--side", "20", "--device", "cpu"],
+            "--side must be a multiple of the window size 7, got 20",
+        ),
+        (
+            "kernel",
+            ["--min-run-time", "-1"],
+            "argument --min-run-time: expected a positive number, got '-1'",
+        ),
         ("model", ["--config", "swin_b"], "argument --config: invalid choice: 'swin_b'"),
-        ("model", ["--variants", "timm/flash"], "argument --variants: invalid choice: 'timm/flash'"),
+        (
+            "model",
+            ["--variants", "timm/flash"],
+            "argument --variants: invalid choice: 'timm/flash'",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_clearly(script, argv, message, capsys):

@@ -3,9 +3,9 @@
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
+from reference import coordinate_mask, rolled_window_tokens
 
 import swin_tutorial as st
-from reference import coordinate_mask, rolled_window_tokens
 
 small = settings(max_examples=40, deadline=None)
 
@@ -87,6 +87,8 @@ def test_every_query_attends_exactly_its_window_and_region(case, data):
         # original rows < sh (columns < sw) are the ones the roll carried to the far end
         same_side = (i < sh) == (k < sh) and (j < sw) == (l < sw)
         assert mask[w, n, m].item() == same_side, (w, n, m)
+
+
 def test_mask_without_shift_allows_everything_in_a_window():
     assert st.shifted_window_mask(14, 21, 7, 0).all()
 

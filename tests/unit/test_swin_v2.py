@@ -18,7 +18,9 @@ def _randomise(module: torch.nn.Module) -> None:
     for name, param in module.named_parameters():
         if "norm" in name or "bias" in name or "logit_scale" in name:
             with torch.no_grad():
-                centre = 1.0 if name.endswith("norm1.weight") or name.endswith("norm2.weight") else 0.0
+                centre = (
+                    1.0 if name.endswith("norm1.weight") or name.endswith("norm2.weight") else 0.0
+                )
                 param.copy_(centre + 0.2 * torch.randn(param.shape, generator=generator))
 
 
@@ -29,7 +31,9 @@ def _relative_error(a, b):
 @pytest.mark.parametrize("window, pretrained", [(8, 0), (7, 0), ((4, 6), 0), (12, 8)])
 def test_log_spaced_coordinates_equal_timm(window, pretrained):
     attention = timm_v2.WindowAttention(
-        16, window_size=window if isinstance(window, tuple) else (window, window), num_heads=2,
+        16,
+        window_size=window if isinstance(window, tuple) else (window, window),
+        num_heads=2,
         pretrained_window_size=(pretrained, pretrained),
     )
     expected = attention.relative_coords_table.reshape(-1, 2)
@@ -85,7 +89,9 @@ def test_temperature_is_capped_at_100():
     x = torch.randn(1, 4, 8)
     _, weights = attention(x, return_attention=True)
     q, k, _ = attention._split_heads(torch.nn.functional.linear(x, attention.qkv.weight))
-    cosine = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(k, dim=-1).transpose(-2, -1)
+    cosine = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(
+        k, dim=-1
+    ).transpose(-2, -1)
     assert torch.allclose(weights, (100 * cosine + 8).softmax(-1), atol=1e-6)
 
 
@@ -100,7 +106,9 @@ def test_v2_block_equals_timm_on_a_map_that_needs_no_padding():
     theirs = timm_v2.SwinTransformerV2Block(16, (16, 16), 2, window_size=8, shift_size=4).eval()
     _randomise(theirs)
     ours = st.SwinV2Block(16, 2, 8, 4).eval()
-    ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()}, strict=True)
+    ours.load_state_dict(
+        {k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()}, strict=True
+    )
     x = torch.randn(2, 16, 16, 16)
     with torch.no_grad():
         assert _relative_error(ours(x), theirs(x)) < 1e-5
@@ -111,7 +119,9 @@ def test_bad_version_is_rejected():
         st.swin_nano(version=3)
 
 
-@pytest.mark.parametrize("window, pretrained", [(4, 0), (16, 0), (16, 8), (5, 8), ((3, 6), 0), ((12, 4), (8, 6))])
+@pytest.mark.parametrize(
+    "window, pretrained", [(4, 0), (16, 0), (16, 8), (5, 8), ((3, 6), 0), ((12, 4), (8, 6))]
+)
 def test_bias_at_any_window_equals_timm_built_for_that_window(window, pretrained):
     """One module of window 8 serves smaller and larger windows like a timm module built for them."""
     torch.manual_seed(4)
@@ -148,7 +158,9 @@ def test_given_pretrained_window_keeps_token_offsets_else_stretches(small, large
     torch.manual_seed(6)
     sh, sw = (small, small) if isinstance(small, int) else small
     lh, lw = (large, large) if isinstance(large, int) else large
-    keep = [i * lw + j for i in range(sh) for j in range(sw)]  # tokens of the top-left (sh, sw) block
+    keep = [
+        i * lw + j for i in range(sh) for j in range(sw)
+    ]  # tokens of the top-left (sh, sw) block
     for pretrained, sub_block in [(8, True), (None, False)]:
         attention = st.CosineWindowAttention(8, 2, 8, pretrained_window_size=pretrained)
         _randomise(attention)
@@ -156,10 +168,17 @@ def test_given_pretrained_window_keeps_token_offsets_else_stretches(small, large
             small_bias = attention.relative_position_bias((sh, sw))
             large_bias = attention.relative_position_bias((lh, lw))[:, keep][:, :, keep]
         assert torch.allclose(small_bias, large_bias, atol=1e-5) == sub_block
-        corner = (0, sh * sw - 1)  # query (0, 0) and key (sh-1, sw-1): the extreme offset of the small window
-        same = torch.isclose(small_bias[:, corner[0], corner[1]], large_bias[:, corner[0], corner[1]], atol=1e-5)
+        corner = (
+            0,
+            sh * sw - 1,
+        )  # query (0, 0) and key (sh-1, sw-1): the extreme offset of the small window
+        same = torch.isclose(
+            small_bias[:, corner[0], corner[1]], large_bias[:, corner[0], corner[1]], atol=1e-5
+        )
         assert bool(same.all()) == sub_block
-        assert torch.allclose(small_bias.diagonal(dim1=1, dim2=2), large_bias.diagonal(dim1=1, dim2=2), atol=1e-5)
+        assert torch.allclose(
+            small_bias.diagonal(dim1=1, dim2=2), large_bias.diagonal(dim1=1, dim2=2), atol=1e-5
+        )
 
 
 def test_relative_position_bias_rejects_a_bad_window():

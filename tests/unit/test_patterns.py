@@ -4,8 +4,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
-
 from reference import coordinate_mask
+
 from swin_tutorial.neighborhood import neighborhood_mask
 from swin_tutorial.patterns import (
     global_pattern,
@@ -34,9 +34,9 @@ def brute_shifted_windows(H, W, window, shift):
         i, j = divmod(q, W)
         for k in range(T):
             a, b = divmod(k, W)
-            same_window = ((i - sh) % H) // wh == ((a - sh) % H) // wh and (
-                (j - sw) % W
-            ) // ww == ((b - sw) % W) // ww
+            same_window = ((i - sh) % H) // wh == ((a - sh) % H) // wh and ((j - sw) % W) // ww == (
+                (b - sw) % W
+            ) // ww
             same_side = (i < sh) == (a < sh) and (j < sw) == (b < sw)
             out[q, k] = same_window and same_side
     return out
@@ -186,7 +186,9 @@ def test_neighbourhood_mask_errors():
 def test_receptive_field_order_and_composition():
     # query t sees t-1 and t: after L layers token 4 is reached from 4-L .. 4
     T = 5
-    causal_pair = torch.eye(T, dtype=torch.bool) | torch.eye(T, dtype=torch.bool).roll(-1, dims=1).tril()
+    causal_pair = (
+        torch.eye(T, dtype=torch.bool) | torch.eye(T, dtype=torch.bool).roll(-1, dims=1).tril()
+    )
     assert receptive_field([causal_pair] * 2, 4).nonzero().flatten().tolist() == [2, 3, 4]
     # the first layer is applied first: windows then shifted != shifted then windows
     regular, shifted = window_pattern(8, 8, 4), shifted_window_pattern(8, 8, 4, 2)
@@ -224,7 +226,9 @@ def test_alternating_shift_covers_8x8_in_3_layers():
     assert receptive_field([regular, shifted, regular], 0).all()
 
 
-@pytest.mark.parametrize("H, W, window, shift", [(4, 4, 4, 2), (12, 8, 4, 1), (9, 6, 3, 1), (10, 10, 5, 3)])
+@pytest.mark.parametrize(
+    "H, W, window, shift", [(4, 4, 4, 2), (12, 8, 4, 1), (9, 6, 3, 1), (10, 10, 5, 3)]
+)
 def test_alternating_shift_covers_in_2n_minus_1_layers(H, W, window, shift):
     # n windows along the longer axis: each layer reaches about half a window further
     assert layers_to_cover(H, W, window, shift) == 2 * max(H, W) // window - 1
@@ -254,11 +258,13 @@ from swin_tutorial.complexity import attention_flops  # noqa: E402
 from swin_tutorial.patterns import (  # noqa: E402
     PatternCost,
     halo_pattern,
-    layers_to_cover as package_layers_to_cover,
     overlapping_window_pattern,
     pattern_cost,
     receptive_field_sizes,
     separable_factors,
+)
+from swin_tutorial.patterns import (
+    layers_to_cover as package_layers_to_cover,
 )
 
 
@@ -300,7 +306,8 @@ def brute_from_axes(H, W, row_rule, col_rule):
 def brute_overlapping(H, W, window, stride, rule):
     (wh, ww), (sh, sw) = window, stride
     return brute_from_axes(
-        H, W,
+        H,
+        W,
         lambda i: brute_overlapping_axis(H, wh, sh, rule, i),
         lambda j: brute_overlapping_axis(W, ww, sw, rule, j),
     )
@@ -397,7 +404,9 @@ def test_overlapping_union_equals_unfold_windows(case):
 @given(neighbourhood_cases())
 def test_overlapping_stride_one_is_neighbourhood_attention(case):
     H, W, kernel, _ = case
-    assert torch.equal(overlapping_window_pattern(H, W, kernel, 1), neighborhood_pattern(H, W, kernel))
+    assert torch.equal(
+        overlapping_window_pattern(H, W, kernel, 1), neighborhood_pattern(H, W, kernel)
+    )
 
 
 @small
@@ -405,20 +414,37 @@ def test_overlapping_stride_one_is_neighbourhood_attention(case):
 def test_overlapping_stride_equal_to_window_is_block_windows(case):
     H, W, window, _ = case
     for rule in ("nearest", "union"):
-        assert torch.equal(overlapping_window_pattern(H, W, window, window, rule=rule), window_pattern(H, W, window))
+        assert torch.equal(
+            overlapping_window_pattern(H, W, window, window, rule=rule),
+            window_pattern(H, W, window),
+        )
 
 
 def test_overlapping_known_line():
     # 8 positions, windows of 4 every 2: windows [0,4), [2,6), [4,8)
     pattern = overlapping_window_pattern(8, 1, (4, 1), (2, 1))
     seen = [pattern[p].nonzero().flatten().tolist() for p in range(8)]
-    assert seen[:3] == [[0, 1, 2, 3]] * 3 and seen[3:5] == [[2, 3, 4, 5]] * 2 and seen[5:] == [[4, 5, 6, 7]] * 3
+    assert (
+        seen[:3] == [[0, 1, 2, 3]] * 3
+        and seen[3:5] == [[2, 3, 4, 5]] * 2
+        and seen[5:] == [[4, 5, 6, 7]] * 3
+    )
     union = overlapping_window_pattern(8, 1, (4, 1), (2, 1), rule="union")
     assert union[3].nonzero().flatten().tolist() == [0, 1, 2, 3, 4, 5]
     # 10 positions, windows of 4 every 3: starts 0, 3, 6 (the last pulled back from 9 is not needed)
-    assert overlapping_window_pattern(10, 1, (4, 1), (3, 1))[9].nonzero().flatten().tolist() == [6, 7, 8, 9]
+    assert overlapping_window_pattern(10, 1, (4, 1), (3, 1))[9].nonzero().flatten().tolist() == [
+        6,
+        7,
+        8,
+        9,
+    ]
     # 9 positions, windows of 4 every 3: starts 0, 3, 5 (the last pulled back to end at 9)
-    assert overlapping_window_pattern(9, 1, (4, 1), (3, 1))[8].nonzero().flatten().tolist() == [5, 6, 7, 8]
+    assert overlapping_window_pattern(9, 1, (4, 1), (3, 1))[8].nonzero().flatten().tolist() == [
+        5,
+        6,
+        7,
+        8,
+    ]
 
 
 def test_overlapping_errors():
@@ -517,7 +543,10 @@ def test_pattern_cost_of_windows_matches_the_swin_formula(case, channels):
     projections = 4 * H * W * channels * channels
     macs = pattern_cost(window_pattern(H, W, window), channels).score_macs
     assert macs == attention_flops(H, W, channels, window) - projections
-    assert pattern_cost(global_pattern(H, W), channels).score_macs == attention_flops(H, W, channels) - projections
+    assert (
+        pattern_cost(global_pattern(H, W), channels).score_macs
+        == attention_flops(H, W, channels) - projections
+    )
 
 
 def random_pattern_with_diagonal(T, density, generator):
@@ -567,20 +596,28 @@ def test_layers_to_cover_swin_matches_the_test_helper(H, W, window, shift):
 
 def test_layers_to_cover_never():
     assert package_layers_to_cover(window_pattern(8, 8, 4)) is None
-    assert package_layers_to_cover([neighborhood_pattern(9, 9, 3, dilation=3)]) is None  # stays in its group
+    assert (
+        package_layers_to_cover([neighborhood_pattern(9, 9, 3, dilation=3)]) is None
+    )  # stays in its group
     mixed = [neighborhood_pattern(9, 9, 3), neighborhood_pattern(9, 9, 3, dilation=3)]
     assert package_layers_to_cover(mixed) == brute_layers_to_cover(mixed, 20) is not None
     assert package_layers_to_cover(global_pattern(3, 4)) == 1
     # a layer that adds nothing does not end the search while another pattern of the cycle may
     regular, shifted = window_pattern(8, 8, 4), shifted_window_pattern(8, 8, 4, 2)
-    assert package_layers_to_cover([regular, regular, shifted]) == brute_layers_to_cover([regular, regular, shifted], 20) == 4
+    assert (
+        package_layers_to_cover([regular, regular, shifted])
+        == brute_layers_to_cover([regular, regular, shifted], 20)
+        == 4
+    )
 
 
 @small
 @given(overlapping_cases(), st_.data())
 def test_separable_factors_rebuild_every_variant(case, data):
     H, W, window, stride = case
-    patterns = [overlapping_window_pattern(H, W, window, stride, rule=r) for r in ("nearest", "union")]
+    patterns = [
+        overlapping_window_pattern(H, W, window, stride, rule=r) for r in ("nearest", "union")
+    ]
     bh, bw = data.draw(st_.sampled_from([d for d in range(1, H + 1) if H % d == 0])), 1
     patterns.append(halo_pattern(H, W, (bh, bw), data.draw(st_.integers(0, 2))))
     for pattern in patterns:

@@ -35,7 +35,12 @@ def rf_interval(t: int, layers: int, n: int, window: int, shift: int) -> torch.T
 
 @pytest.mark.parametrize(
     "H, W, window, shift",
-    [(12, 16, (4, 4), (2, 2)), (9, 12, (3, 4), (1, 3)), (14, 14, (7, 7), (3, 3)), (10, 15, (5, 5), (4, 1))],
+    [
+        (12, 16, (4, 4), (2, 2)),
+        (9, 12, (3, 4), (1, 3)),
+        (14, 14, (7, 7), (3, 3)),
+        (10, 15, (5, 5), (4, 1)),
+    ],
 )
 @pytest.mark.parametrize("layers", [1, 2, 3, 4, 5])
 def test_receptive_field_closed_form(H, W, window, shift, layers):
@@ -68,8 +73,14 @@ def test_stage_gradient_support_is_the_receptive_field(depth, query):
 
 @pytest.mark.parametrize(
     "H, W, window, shift",
-    [(14, 14, (7, 7), (3, 3)), (8, 12, (4, 4), (1, 1)), (12, 12, (6, 6), (5, 5)),
-     (12, 15, (4, 5), (2, 0)), (8, 8, (4, 4), (0, 3)), (4, 6, (4, 6), (2, 3))],
+    [
+        (14, 14, (7, 7), (3, 3)),
+        (8, 12, (4, 4), (1, 1)),
+        (12, 12, (6, 6), (5, 5)),
+        (12, 15, (4, 5), (2, 0)),
+        (8, 8, (4, 4), (0, 3)),
+        (4, 6, (4, 6), (2, 3)),
+    ],
 )
 def test_every_query_sees_itself_and_a_whole_region(H, W, window, shift):
     def fewest(M: int, s: int) -> int:
@@ -94,4 +105,7 @@ def test_meta_device_counts_like_cpu(side):
         return g, w
 
     assert global_and_window("meta") == global_and_window("cpu")
-    assert global_and_window("meta") == (attention_flops(side, side, C), attention_flops(side, side, C, M))
+    assert global_and_window("meta") == (
+        attention_flops(side, side, C),
+        attention_flops(side, side, C, M),
+    )

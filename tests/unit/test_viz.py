@@ -30,7 +30,8 @@ def patterns_8x8():
 def line_collections(ax):
     """The line collections drawn on ``ax`` besides the thin lines between tokens."""
     return [
-        c for c in ax.collections
+        c
+        for c in ax.collections
         if isinstance(c, LineCollection) and c.get_gid() != viz.TOKEN_GRID_GID
     ]
 
@@ -98,7 +99,11 @@ def test_plot_receptive_field_growth():
     regular, shifted = window_pattern(8, 8, 4), shifted_window_pattern(8, 8, 4, 2)
     fig = viz.plot_receptive_field_growth(8, 8, 0, [regular, shifted], [1, 2, 3], title="Swin")
     assert len(fig.axes) == 3
-    assert [ax.get_title() for ax in fig.axes] == ["1 layer: 16/64", "2 layers: 16/64", "3 layers: 64/64"]
+    assert [ax.get_title() for ax in fig.axes] == [
+        "1 layer: 16/64",
+        "2 layers: 16/64",
+        "3 layers: 64/64",
+    ]
     fig = viz.plot_receptive_field_growth(8, 8, 0, regular, range(1, 6))
     assert all(ax.get_title().endswith("16/64") for ax in fig.axes)
 
@@ -106,7 +111,9 @@ def test_plot_receptive_field_growth():
 def test_plot_attention_map():
     fig = viz.plot_attention_map(torch.rand(16, 16))
     assert len(fig.axes) == 2  # heatmap + colour bar
-    fig = viz.plot_attention_map(torch.rand(4, 8).numpy(), colorbar=False, xlabel="column j", ylabel="row i")
+    fig = viz.plot_attention_map(
+        torch.rand(4, 8).numpy(), colorbar=False, xlabel="column j", ylabel="row i"
+    )
     assert len(fig.axes) == 1 and fig.axes[0].get_xlabel() == "column j"
 
 

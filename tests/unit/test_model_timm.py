@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from reference import tokens_reached_by
 
 import swin_tutorial as st
-from reference import tokens_reached_by
 
 timm = pytest.importorskip("timm")
 from timm.models.swin_transformer import SwinTransformerBlock  # noqa: E402
@@ -124,7 +124,9 @@ def test_timm_issue_2438_border_leak_is_still_present(size, dynamic_mask):
     assert leaked[:, size[1] - 1].any(), "the top-left token reaches the right border"
 
 
-@pytest.mark.xfail(strict=True, reason="timm #2438: timm rolls before padding and leaks across the border")
+@pytest.mark.xfail(
+    strict=True, reason="timm #2438: timm rolls before padding and leaks across the border"
+)
 def test_timm_block_respects_the_border():
     """Strict xfail: an XPASS here means timm fixed #2438."""
     theirs, _ = _timm_block_and_ours((12, 12))

@@ -15,7 +15,9 @@ def _rotate_complex(x, positions, base=10000.0):
     half = x.shape[-1] // 2
     z = torch.complex(x[..., :half], x[..., half:])
     theta = torch.tensor([base ** (-i / half) for i in range(half)], dtype=torch.float64)
-    turn = torch.polar(torch.ones(len(positions), half, dtype=torch.float64), positions[:, None].double() * theta)
+    turn = torch.polar(
+        torch.ones(len(positions), half, dtype=torch.float64), positions[:, None].double() * theta
+    )
     rotated = z * turn
     return torch.cat([rotated.real, rotated.imag], dim=-1)
 
@@ -27,14 +29,18 @@ def _reference_logits(model, tokens):
     for block in model.blocks:
         heads = block.num_heads
         d = C // heads
-        h = torch.nn.functional.layer_norm(x, (C,), block.norm1.weight, block.norm1.bias, block.norm1.eps)
+        h = torch.nn.functional.layer_norm(
+            x, (C,), block.norm1.weight, block.norm1.bias, block.norm1.eps
+        )
         q, k, v = (h @ block.qkv.weight.T).split(C, dim=-1)
         q, k, v = (t.reshape(B, L, heads, d).transpose(1, 2) for t in (q, k, v))  # (B, heads, L, d)
         positions = torch.arange(L)
         q, k = _rotate_complex(q, positions), _rotate_complex(k, positions)
         out = torch.zeros_like(q)
         for t in range(L):
-            keys = [s for s in range(L) if s <= t and (block.window is None or t - s < block.window)]
+            keys = [
+                s for s in range(L) if s <= t and (block.window is None or t - s < block.window)
+            ]
             scores = (q[:, :, t, None] * k[:, :, keys]).sum(-1) / math.sqrt(d)
             out[:, :, t] = (scores.softmax(-1)[..., None] * v[:, :, keys]).sum(-2)
         x = x + out.transpose(1, 2).reshape(B, L, C) @ block.proj.weight.T
@@ -44,7 +50,11 @@ def _reference_logits(model, tokens):
 
 def _model(window, layers=2, vocab=23, dim=12, heads=2, backend="auto", seed=0):
     torch.manual_seed(seed)
-    return SlidingWindowDecoder(vocab, dim, heads, layers, window, mlp_ratio=2, backend=backend).double().eval()
+    return (
+        SlidingWindowDecoder(vocab, dim, heads, layers, window, mlp_ratio=2, backend=backend)
+        .double()
+        .eval()
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -64,7 +74,10 @@ def test_rotary_embedding_matches_complex_rotation_and_depends_on_offsets_only()
     assert torch.allclose(rotary_embedding(x, positions).norm(dim=-1), x.norm(dim=-1))  # a rotation
     q, k = torch.randn(2, 1, 1, 8, dtype=torch.float64).unbind(0)
     dots = [
-        (rotary_embedding(q[None], torch.tensor([m])) * rotary_embedding(k[None], torch.tensor([n]))).sum()
+        (
+            rotary_embedding(q[None], torch.tensor([m]))
+            * rotary_embedding(k[None], torch.tensor([n]))
+        ).sum()
         for m, n in [(5, 2), (8, 5), (103, 100)]
     ]
     assert torch.allclose(torch.stack(dots), dots[0].expand(3))  # same offset m - n = 3, same score
@@ -135,22 +148,78 @@ def test_token_depends_only_on_its_receptive_field():
     "call, error, message",
     [
         (lambda: _model(3)(torch.zeros(1, 4)), TypeError, "tokens must be a torch.long tensor"),
-        (lambda: _model(3)(torch.zeros(4, dtype=torch.long)), ValueError, r"tokens must have rank 2 \(B, L\)"),
-        (lambda: _model(3)(torch.full((1, 4), 23)), ValueError, r"ids in \[0, 23\).*got values from 23"),
-        (lambda: SlidingWindowDecoder(10, 12, 5, 1, 3), ValueError, "num_heads=5 must divide dim=12"),
-        (lambda: SlidingWindowDecoder(10, 6, 2, 1, 3), ValueError, "head dimension dim // num_heads = 3 must be even"),
-        (lambda: SlidingWindowDecoder(10, 8, 2, 0, 3), ValueError, "num_layers must be a positive int"),
+        (
+            lambda: _model(3)(torch.zeros(4, dtype=torch.long)),
+            ValueError,
+            r"tokens must have rank 2 \(B, L\)",
+        ),
+        (
+            lambda: _model(3)(torch.full((1, 4), 23)),
+            ValueError,
+            r"ids in \[0, 23\).*got values from 23",
+        ),
+        (
+            lambda: SlidingWindowDecoder(10, 12, 5, 1, 3),
+            ValueError,
+            "num_heads=5 must divide dim=12",
+        ),
+        (
+            lambda: SlidingWindowDecoder(10, 6, 2, 1, 3),
+            ValueError,
+            "head dimension dim // num_heads = 3 must be even",
+        ),
+        (
+            lambda: SlidingWindowDecoder(10, 8, 2, 0, 3),
+            ValueError,
+            "num_layers must be a positive int",
+        ),
         (lambda: SlidingWindowDecoder(10, 8, 2, 1, 0), ValueError, "window must be a positive int"),
-        (lambda: SlidingWindowDecoder(10, 8, 2, 1, 3, backend="fast"), ValueError, "backend must be one of"),
-        (lambda: _model(3).new_caches("ring"), ValueError, r"kind must be one of \('rolling', 'full'\)"),
+        (
+            lambda: SlidingWindowDecoder(10, 8, 2, 1, 3, backend="fast"),
+            ValueError,
+            "backend must be one of",
+        ),
+        (
+            lambda: _model(3).new_caches("ring"),
+            ValueError,
+            r"kind must be one of \('rolling', 'full'\)",
+        ),
         (lambda: _model(None).new_caches("rolling"), ValueError, "needs a sliding window"),
-        (lambda: _model(3).step(torch.zeros(2, dtype=torch.long), []), ValueError, "caches must be a list of 2"),
-        (lambda: _model(3).generate(torch.zeros(1, 2, dtype=torch.long), -1), ValueError, "new_tokens must be"),
-        (lambda: _model(3).generate(torch.zeros(1, 0, dtype=torch.long), 2), ValueError, "at least one token"),
-        (lambda: rotary_embedding(torch.randn(1, 1, 4, 5), torch.arange(4)), ValueError, "even last dimension"),
-        (lambda: rotary_embedding(torch.randn(1, 1, 4, 6), torch.arange(3)), ValueError, r"shape \(L,\) = \(4,\)"),
-        (lambda: rotary_embedding(torch.randn(4, 6), torch.arange(4)), ValueError, "x must have rank 4"),
-        (lambda: SlidingWindowBlock(8, 2, 3, mlp_ratio=0), ValueError, "mlp_ratio must be a positive int"),
+        (
+            lambda: _model(3).step(torch.zeros(2, dtype=torch.long), []),
+            ValueError,
+            "caches must be a list of 2",
+        ),
+        (
+            lambda: _model(3).generate(torch.zeros(1, 2, dtype=torch.long), -1),
+            ValueError,
+            "new_tokens must be",
+        ),
+        (
+            lambda: _model(3).generate(torch.zeros(1, 0, dtype=torch.long), 2),
+            ValueError,
+            "at least one token",
+        ),
+        (
+            lambda: rotary_embedding(torch.randn(1, 1, 4, 5), torch.arange(4)),
+            ValueError,
+            "even last dimension",
+        ),
+        (
+            lambda: rotary_embedding(torch.randn(1, 1, 4, 6), torch.arange(3)),
+            ValueError,
+            r"shape \(L,\) = \(4,\)",
+        ),
+        (
+            lambda: rotary_embedding(torch.randn(4, 6), torch.arange(4)),
+            ValueError,
+            "x must have rank 4",
+        ),
+        (
+            lambda: SlidingWindowBlock(8, 2, 3, mlp_ratio=0),
+            ValueError,
+            "mlp_ratio must be a positive int",
+        ),
     ],
 )
 def test_bad_input(call, error, message):

@@ -214,7 +214,9 @@ def test_check_passes_below_tolerance_only():
 
 def test_measured_row_times_a_checked_variant():
     x = torch.randn(64, 64)
-    row = bench.measured_row({"variant": "mm"}, bench.Check(1e-7, 1e-5), torch.mm, x, x, min_run_time=0.01)
+    row = bench.measured_row(
+        {"variant": "mm"}, bench.Check(1e-7, 1e-5), torch.mm, x, x, min_run_time=0.01
+    )
     assert row["status"] == "ok" and row["check_passed"] is True
     assert row["seconds"] > 0
     assert row["peak_mb"] == pytest.approx(64 * 64 * 4 / 1e6)  # the product it returns
@@ -242,7 +244,11 @@ def test_measured_row_refuses_a_variant_that_failed_its_check():
 
 def test_skipped_row():
     row = bench.skipped_row({"variant": "flex"}, "no GPU")
-    assert row["status"] == "skipped: no GPU" and row["seconds"] is None and row["check_passed"] is None
+    assert (
+        row["status"] == "skipped: no GPU"
+        and row["seconds"] is None
+        and row["check_passed"] is None
+    )
     with pytest.raises(ValueError, match="reason must be a non-empty string"):
         bench.skipped_row({}, "")
 
@@ -273,8 +279,24 @@ def test_growth_exponents_fit_each_variant():
         for v, c, p in (("quadratic", 1e-9, 2), ("linear", 1e-6, 1))
         for n in (100, 400, 1600)
     ]
-    rows.append({"variant": "linear", "tokens": 6400, "seconds": 1.0, "peak_mb": 1.0, "status": "refused: x"})
-    rows.append({"variant": "skipped", "tokens": 100, "seconds": None, "peak_mb": None, "status": "skipped: y"})
+    rows.append(
+        {
+            "variant": "linear",
+            "tokens": 6400,
+            "seconds": 1.0,
+            "peak_mb": 1.0,
+            "status": "refused: x",
+        }
+    )
+    rows.append(
+        {
+            "variant": "skipped",
+            "tokens": 100,
+            "seconds": None,
+            "peak_mb": None,
+            "status": "skipped: y",
+        }
+    )
     fits = {row["variant"]: row for row in bench.growth_exponents(rows)}
     assert fits["quadratic"]["time_exponent"] == pytest.approx(2)
     assert fits["linear"]["time_exponent"] == pytest.approx(1)  # the refused row is left out
@@ -285,7 +307,10 @@ def test_growth_exponents_fit_each_variant():
 
 
 def test_format_table_shows_every_row_and_column():
-    rows = [{"variant": "a", "seconds": 0.00123456, "ok": True}, {"variant": "bbbb", "seconds": None}]
+    rows = [
+        {"variant": "a", "seconds": 0.00123456, "ok": True},
+        {"variant": "bbbb", "seconds": None},
+    ]
     text = bench.format_table(rows, ["variant", "seconds", "ok"], {"seconds": ".2e"}, title="T")
     lines = text.splitlines()
     assert lines[0] == "T"
@@ -308,7 +333,14 @@ def test_csv_round_trip(tmp_path):
     assert back[0] == {**rows[0], "extra": None}
     assert back[1] == {**rows[1], "peak_mb": None}
     with path.open() as handle:
-        assert next(csv.reader(handle)) == ["variant", "side", "seconds", "check_passed", "peak_mb", "extra"]
+        assert next(csv.reader(handle)) == [
+            "variant",
+            "side",
+            "seconds",
+            "check_passed",
+            "peak_mb",
+            "extra",
+        ]
     with pytest.raises(ValueError, match="rows must not be empty"):
         bench.write_csv([], path)
 

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from reference import brute_neighborhood, brute_sliding
 
 import swin_tutorial as st
@@ -78,7 +77,9 @@ def _neighborhood_clipped_at_borders(q, k, v, kernel, dilation):
     rows, cols = rows.reshape(-1), cols.reshape(-1)
     dr, dc = rows[:, None] - rows[None, :], cols[:, None] - cols[None, :]
     reach = kernel // 2 * dilation
-    allowed = (dr.abs() <= reach) & (dc.abs() <= reach) & (dr % dilation == 0) & (dc % dilation == 0)
+    allowed = (
+        (dr.abs() <= reach) & (dc.abs() <= reach) & (dr % dilation == 0) & (dc % dilation == 0)
+    )
     flat = [t.reshape(B, heads, H * W, d) for t in (q, k, v)]
     out = torch.nn.functional.scaled_dot_product_attention(*flat, attn_mask=allowed)
     return out.reshape(q.shape)
@@ -191,8 +192,11 @@ def test_reference_passes(checker, reference, capsys):
         (ex.check_neighborhood_attention, _neighborhood_unscaled, "d ** -0.5"),
         (ex.check_sliding_window_1d, _sliding_one_key_too_many, "window + 1 keys"),
         (ex.check_sliding_window_1d, _sliding_band_too_wide, "window // 2 on each side"),
-        (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, divide_by_window=False),
-         "minus one (M - 1)"),
+        (
+            ex.check_log_spaced_coordinates,
+            lambda m: _log_coordinates(m, divide_by_window=False),
+            "minus one (M - 1)",
+        ),
         (ex.check_log_spaced_coordinates, lambda m: _log_coordinates(m, swap=True), "(dh, dw)"),
         (ex.check_effective_receptive_field, _erf_of_channel_sum, "gradient of their sum"),
         (ex.check_effective_receptive_field, _erf_summed_over_images, "average the per-image"),
@@ -224,6 +228,7 @@ def test_results_reach_the_grader_log(tmp_path, monkeypatch):
     ex.check_shift_mask(_inverted_mask, seed=0, verbose=False)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["name"], r["passed"]) for r in lines] == [
-        ("check_window_partition", True), ("check_shift_mask", False)
+        ("check_window_partition", True),
+        ("check_shift_mask", False),
     ]
     assert lines[1]["score"] < 1.0 and "inverted" in lines[1]["message"]

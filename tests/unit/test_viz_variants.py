@@ -68,7 +68,11 @@ def test_plot_coverage_curves():
     (ax,) = fig.axes
     lines = [line for line in ax.get_lines() if line.get_label() in curves]
     assert [line.get_label() for line in lines] == ["a", "b", "c"]
-    assert list(lines[0].get_xdata()) == [1, 2, 3] and list(lines[0].get_ydata()) == [0.25, 0.5, 1.0]
+    assert list(lines[0].get_xdata()) == [1, 2, 3] and list(lines[0].get_ydata()) == [
+        0.25,
+        0.5,
+        1.0,
+    ]
     assert list(lines[1].get_ydata()) == pytest.approx([0.1, 0.1])
     # no two curves share both colour and style
     looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}

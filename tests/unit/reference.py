@@ -18,7 +18,9 @@ def effective_axis(length: int, window: int, shift: int) -> tuple[int, int]:
     return (length, 0) if length <= window else (window, shift)
 
 
-def coordinate_mask(Hp: int, Wp: int, window: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
+def coordinate_mask(
+    Hp: int, Wp: int, window: tuple[int, int], shift: tuple[int, int]
+) -> torch.Tensor:
     """Which token may attend which on an ``Hp x Wp`` (padded) map: bool ``(Hp*Wp, Hp*Wp)``.
 
     Token ``(i, j)`` sits at ``((i - sh) mod Hp, (j - sw) mod Wp)`` after the roll.
@@ -84,7 +86,11 @@ def masked_global_window_attention(
     Hp, Wp = H + (-H) % wh, W + (-W) % ww
     padded = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H)).reshape(B, Hp * Wp, C)
     d = C // num_heads
-    q, k, v = F.linear(padded, qkv_weight, qkv_bias).reshape(B, -1, 3, num_heads, d).permute(2, 0, 3, 1, 4)
+    q, k, v = (
+        F.linear(padded, qkv_weight, qkv_bias)
+        .reshape(B, -1, 3, num_heads, d)
+        .permute(2, 0, 3, 1, 4)
+    )
     scores = (q @ k.transpose(-2, -1)) * d**-0.5
     scores = scores + coordinate_bias(Hp, Wp, bias_table, window_size)
     allowed = coordinate_mask(Hp, Wp, (wh, ww), (sh, sw))
@@ -94,7 +100,11 @@ def masked_global_window_attention(
 
 
 def tokens_reached_by(
-    H: int, W: int, window_size: tuple[int, int], shift_size: tuple[int, int], token: tuple[int, int]
+    H: int,
+    W: int,
+    window_size: tuple[int, int],
+    shift_size: tuple[int, int],
+    token: tuple[int, int],
 ) -> torch.Tensor:
     """Tokens of an ``H x W`` map whose query may attend ``token`` in one block: bool ``(H, W)``."""
     wh, sh = effective_axis(H, window_size[0], shift_size[0])
@@ -105,7 +115,9 @@ def tokens_reached_by(
     return column[:H, :W]
 
 
-def rolled_window_tokens(H: int, W: int, window: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
+def rolled_window_tokens(
+    H: int, W: int, window: tuple[int, int], shift: tuple[int, int]
+) -> torch.Tensor:
     """Original flat index ``i * W + j`` of every token of every window of the rolled map.
 
     Returns long ``(nW, N)``: windows row-major over the ``H x W`` map rolled
@@ -114,7 +126,11 @@ def rolled_window_tokens(H: int, W: int, window: tuple[int, int], shift: tuple[i
     """
     wh, ww = window
     window_row, window_col, inner_row, inner_col = torch.meshgrid(
-        torch.arange(H // wh), torch.arange(W // ww), torch.arange(wh), torch.arange(ww), indexing="ij"
+        torch.arange(H // wh),
+        torch.arange(W // ww),
+        torch.arange(wh),
+        torch.arange(ww),
+        indexing="ij",
     )
     r = window_row * wh + inner_row
     c = window_col * ww + inner_col
@@ -122,7 +138,9 @@ def rolled_window_tokens(H: int, W: int, window: tuple[int, int], shift: tuple[i
     return (i * W + j).reshape(-1, wh * ww)
 
 
-def window_bias(table: torch.Tensor, window: tuple[int, int], table_window: tuple[int, int]) -> torch.Tensor:
+def window_bias(
+    table: torch.Tensor, window: tuple[int, int], table_window: tuple[int, int]
+) -> torch.Tensor:
     """Bias ``(heads, N, N)`` of a ``window`` read by offsets from a table made for ``table_window``."""
     return coordinate_bias(window[0], window[1], table, table_window)
 
@@ -141,7 +159,11 @@ def brute_neighborhood(q, k, v, kernel, dilation, bias):
     out = torch.zeros_like(q)
     for i in range(H):
         for j in range(W):
-            keys = [(r, c) for r in axis_keys(i, H, kernel, dilation) for c in axis_keys(j, W, kernel, dilation)]
+            keys = [
+                (r, c)
+                for r in axis_keys(i, H, kernel, dilation)
+                for c in axis_keys(j, W, kernel, dilation)
+            ]
             rows = torch.tensor([r for r, _ in keys])
             cols = torch.tensor([c for _, c in keys])
             scores = (q[:, :, i, j, None, :] * k[:, :, rows, cols, :]).sum(-1) / math.sqrt(d)

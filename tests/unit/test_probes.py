@@ -3,16 +3,18 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from reference import tokens_reached_by
 
 import swin_tutorial as st
 from swin_tutorial.probes import locality_probe, receivers, round_trip_probe, shape_probe
-from reference import tokens_reached_by
 
 
 def test_receivers_match_the_coordinate_reference():
     for H, W, M, s in [(12, 12, 7, 3), (14, 21, 7, 3), (5, 9, 7, 3), (8, 8, 4, 2), (9, 10, 4, 0)]:
         for token in [(0, 0), (H - 1, W - 1), (H // 2, W // 3)]:
-            assert torch.equal(receivers(H, W, M, s, token), tokens_reached_by(H, W, (M, M), (s, s), token))
+            assert torch.equal(
+                receivers(H, W, M, s, token), tokens_reached_by(H, W, (M, M), (s, s), token)
+            )
 
 
 def test_package_passes_every_probe():
@@ -54,7 +56,9 @@ class _HeadsInsteadOfTokens(st.SwinBlock):
 class _NeverCropped(st.SwinBlock):
     def forward(self, x):
         y, _ = st.pad_to_window_multiple(self.norm1(x), 7)
-        return self.attn(st.window_partition(y, 7).reshape(-1, 49, self.dim)).reshape(1, y.shape[1], y.shape[2], -1)
+        return self.attn(st.window_partition(y, 7).reshape(-1, 49, self.dim)).reshape(
+            1, y.shape[1], y.shape[2], -1
+        )
 
 
 class _ShiftWithoutMask(st.SwinBlock):

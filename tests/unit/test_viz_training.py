@@ -46,14 +46,19 @@ def test_effective_receptive_field_equals_the_jacobian_norm():
 @pytest.mark.parametrize("attention", ["window", "shifted"])
 def test_field_is_nonzero_exactly_on_the_pixels_the_patterns_reach(attention, query):
     """Support of the field = patches of the tokens in the receptive field of the two layers' patterns."""
-    patterns = [st.window_pattern(8, 8, 4), st.shifted_window_pattern(8, 8, 4, 2 if attention == "shifted" else 0)]
+    patterns = [
+        st.window_pattern(8, 8, 4),
+        st.shifted_window_pattern(8, 8, 4, 2 if attention == "shifted" else 0),
+    ]
     reach = st.receptive_field(patterns, query[0] * 8 + query[1]).reshape(8, 8)
     pixels = reach.repeat_interleave(2, 0).repeat_interleave(2, 1)  # 2x2 pixels per token
     erf = effective_receptive_field(_model(attention), torch.rand(3, 1, 16, 16), query)
     assert (erf[~pixels] == 0).all()
     assert (erf[pixels] > 0).all()
     window = torch.zeros(8, 8, dtype=torch.bool)
-    window[4 * (query[0] // 4) : 4 * (query[0] // 4) + 4, 4 * (query[1] // 4) : 4 * (query[1] // 4) + 4] = True
+    window[
+        4 * (query[0] // 4) : 4 * (query[0] // 4) + 4, 4 * (query[1] // 4) : 4 * (query[1] // 4) + 4
+    ] = True
     if attention == "window":
         assert torch.equal(reach, window)  # never beyond the query's own window
     elif query != (0, 0):
@@ -65,7 +70,10 @@ def test_effective_receptive_field_restores_the_mode_and_leaves_no_gradients():
     effective_receptive_field(model, torch.rand(1, 1, 16, 16), (1, 1))
     assert model.training
     assert all(p.grad is None for p in model.parameters())  # gradients w.r.t. the input only
-    assert effective_receptive_field(model, torch.rand(2, 1, 16, 16), 9).shape == (16, 16)  # id 9 = (1, 1)
+    assert effective_receptive_field(model, torch.rand(2, 1, 16, 16), 9).shape == (
+        16,
+        16,
+    )  # id 9 = (1, 1)
 
 
 def test_effective_receptive_field_bad_arguments():
@@ -85,7 +93,12 @@ def test_plot_effective_receptive_field_greys_out_exact_zeros():
     image = fig.axes[0].images[0].get_array()
     assert image.mask.sum() == 256 - 64  # everything outside the query's 8x8-pixel window
     assert image.max() == 1.0 and image.min() >= 1e-4  # log scale, floored
-    linear = plot_effective_receptive_field(erf, (1, 1), 2, 4, log_floor=None).axes[0].images[0].get_array()
+    linear = (
+        plot_effective_receptive_field(erf, (1, 1), 2, 4, log_floor=None)
+        .axes[0]
+        .images[0]
+        .get_array()
+    )
     assert linear.mask.sum() == 256 - 64
     assert np.allclose(linear.compressed(), (erf / erf.max())[erf > 0].numpy())
     fig2, ax = plt.subplots()
@@ -149,7 +162,9 @@ def test_plot_attention_maps_draws_the_image_and_one_panel_per_block():
     assert len(fig.axes) == 4  # image, two blocks, one colour bar
     assert [ax.get_title() for ax in fig.axes[:3]] == ["image and query", "regular", "shifted"]
     shown = fig.axes[1].images[0].get_array()
-    assert torch.equal(torch.from_numpy(~shown.mask), maps[0].mean(dim=0) > 0)  # exact zeros greyed out
+    assert torch.equal(
+        torch.from_numpy(~shown.mask), maps[0].mean(dim=0) > 0
+    )  # exact zeros greyed out
     with pytest.raises(ValueError, match="patch_size"):
         plot_attention_maps(image, maps, (4, 4), patch_size=4)
     with pytest.raises(ValueError, match="titles"):
@@ -163,8 +178,12 @@ def test_plot_attention_maps_draws_the_image_and_one_panel_per_block():
 
 def _history(losses):
     return History(
-        epoch=list(range(1, len(losses) + 1)), train_loss=losses, train_accuracy=[0.5] * len(losses),
-        val_loss=[x + 0.1 for x in losses], val_accuracy=[1 - x for x in losses], seconds=[1.0] * len(losses),
+        epoch=list(range(1, len(losses) + 1)),
+        train_loss=losses,
+        train_accuracy=[0.5] * len(losses),
+        val_loss=[x + 0.1 for x in losses],
+        val_accuracy=[1 - x for x in losses],
+        seconds=[1.0] * len(losses),
     )
 
 
@@ -184,6 +203,8 @@ def test_plot_learning_curves_bad_arguments():
     with pytest.raises(ValueError, match="History"):
         plot_learning_curves({"a": [0.1, 0.2]})
     with pytest.raises(ValueError, match="one value per epoch"):
-        plot_learning_curves({"epoch": [1, 2], "train_loss": [0.1], "val_loss": [0.1, 0.2], "val_accuracy": [1, 1]})
+        plot_learning_curves(
+            {"epoch": [1, 2], "train_loss": [0.1], "val_loss": [0.1, 0.2], "val_accuracy": [1, 1]}
+        )
     with pytest.raises(ValueError, match="ax"):
         plot_learning_curves(_history([0.5]), ax=plt.subplots()[1])
