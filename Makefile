@@ -72,17 +72,20 @@ lint: env
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
-# The edit-test loop: lint and the package's unit tests (tests/unit), no book.
+# The edit-test loop: lint and the package's unit tests on two workers,
+# leaving out the slow ones (scripts and the grader run end to end as
+# subprocesses); `make test` runs those too.
 check: lint
-	$(BIN)/python -m pytest tests/unit -p no:cacheprovider -q
+	$(BIN)/python -m pytest tests/unit -n 2 -m "not slow" -p no:cacheprovider -q
 
 # Everything: lint, the unit tests, the book's tests (builds of every edition,
-# the browser test, tests/book), then strict nbval on every chapter, twice: the
+# the browser test: tests/book), then strict nbval on every chapter, twice: the
 # second pass with PyTorch's vectorised CPU kernels off and one thread, so that
 # an output whose digits depend on the machine fails here, not on a reader's.
 NBVAL := -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 test: lint mathjax
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests/unit -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest tests/book -p no:cacheprovider
 	$(BIN)/python $(NBVAL)
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python $(NBVAL)
 

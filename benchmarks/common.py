@@ -1,45 +1,28 @@
 """What the three benchmark scripts share: arguments, defaults per device, output.
 
-The measuring is done by :mod:`swin_tutorial.bench` (so that the chapter on
-performance can run the same code); a script reads its arguments, calls one
+The measuring is done by :mod:`swin_tutorial.perf` (so that the chapter on
+performance runs the same code); a script reads its arguments, calls one
 ``run_*`` function, prints a table and writes a CSV file whose every row also
-says where and when it was measured (:func:`swin_tutorial.bench.run_info`).
+says where and when it was measured (:func:`swin_tutorial.perf.run_info`).
+
+Results go to ``_build/benchmarks/`` (git-ignored) unless ``--out`` names a
+file: the committed files under ``benchmarks/results/`` change only when asked.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import pathlib
 from collections.abc import Callable, Sequence
 
 import torch
 
-from swin_tutorial import bench
+from swin_tutorial import cli, perf
+from swin_tutorial.devices import parse_device
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_DIR = ROOT / "_build" / "benchmarks"
+"""Where a run without ``--out`` writes its CSV (git-ignored)."""
 
 
 def parser(name: str, description: str, variants: Sequence[str]) -> argparse.ArgumentParser:
@@ -57,21 +40,22 @@ def parser(name: str, description: str, variants: Sequence[str]) -> argparse.Arg
     )
     p.add_argument(
         "--dtype",
-        choices=tuple(bench.DTYPES),
+        choices=tuple(perf.DTYPES),
         default=None,
         help="precision: fp32, or bf16 autocast (default: bf16 on cuda, fp32 on cpu)",
     )
     p.add_argument(
         "--batch",
-        type=positive_int,
+        type=cli.positive_int("batch"),
         default=None,
         help="images (maps) per timed call (default depends on the device and --quick)",
     )
     p.add_argument(
         "--out",
-        type=pathlib.Path,
+        type=cli.file_to_write("out"),
         default=None,
-        help=f"CSV file to write (default: benchmarks/results/{name}_<device>_<dtype>.csv)",
+        help=f"CSV file to write (default: _build/benchmarks/{name}_<device>_<dtype>.csv; "
+        "the committed results/ files change only when named here)",
     )
     p.add_argument(
         "--quick",
@@ -93,19 +77,17 @@ def parser(name: str, description: str, variants: Sequence[str]) -> argparse.Arg
     )
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=cli.positive_int("threads"),
         default=1,
         help="CPU threads for PyTorch (one thread gives the most repeatable CPU numbers)",
     )
     p.add_argument(
         "--min-run-time",
-        type=positive_float,
+        type=cli.positive_number("min_run_time"),
         default=None,
         help="seconds of measurement per variant (default 0.5, 0.02 with --quick)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    # test hook: make a variant's result wrong on purpose; its row must come out refused
-    p.add_argument("--corrupt", nargs="+", choices=variants, default=(), help=argparse.SUPPRESS)
     p.set_defaults(benchmark=name)
     return p
 
@@ -115,10 +97,10 @@ def resolve(args: argparse.Namespace, p: argparse.ArgumentParser, batch: dict[st
 
     ``batch`` holds the default batch by ``"cpu"``, ``"cuda"`` and ``"quick"``.
     """
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device == "cuda" and not torch.cuda.is_available():
-        p.error("--device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
+    try:
+        args.device = parse_device(args.device).type
+    except ValueError as error:
+        p.error(f"argument --device: {error}")
     if args.dtype is None:
         args.dtype = "bf16" if args.device == "cuda" else "fp32"
     if args.batch is None:
@@ -126,27 +108,27 @@ def resolve(args: argparse.Namespace, p: argparse.ArgumentParser, batch: dict[st
     if args.min_run_time is None:
         args.min_run_time = 0.02 if args.quick else 0.5
     if args.out is None:
-        args.out = RESULTS / f"{args.benchmark}_{args.device}_{args.dtype}.csv"
+        args.out = DEFAULT_DIR / f"{args.benchmark}_{args.device}_{args.dtype}.csv"
     torch.set_num_threads(args.threads)
 
 
 def finish(
     args: argparse.Namespace,
-    rows: list[bench.Row],
+    rows: list[perf.Row],
     columns: Sequence[str],
     formats: dict[str, str],
     title: str,
-    extra: Callable[[list[bench.Row]], str] | None = None,
+    extra: Callable[[list[perf.Row]], str] | None = None,
 ) -> None:
     """Add where/when to every row, print the table (and ``extra``), write the CSV."""
-    info = bench.run_info(args.device)
+    info = perf.run_info(args.device)
     rows[:] = [{**row, **info} for row in rows]
     print(
         f"{title} on {info['device_name']} ({args.device}), torch {info['torch']}, "
         f"timm {info['timm']}, torchvision {info['torchvision']}, {info['threads']} CPU threads, "
         f"{info['date']}"
     )
-    print(bench.format_table(rows, columns, formats))
+    print(perf.format_table(rows, columns, formats))
     refused = [row["variant"] for row in rows if str(row["status"]).startswith("refused")]
     if refused:
         print(
@@ -156,13 +138,13 @@ def finish(
     if extra is not None:
         print()
         print(extra(rows))
-    bench.write_csv(rows, args.out)
+    perf.write_csv(rows, args.out)
     print(f"\nwrote {len(rows)} rows to {args.out}")
 
 
-def targets_table(targets: list[bench.Row]) -> str:
+def targets_table(targets: list[perf.Row]) -> str:
     """Print the issue's targets: what was measured, the goal, met or not."""
-    return bench.format_table(targets, ["target", "measured", "goal", "verdict"], title="Targets")
+    return perf.format_table(targets, ["target", "measured", "goal", "verdict"], title="Targets")
 
 
 def verdict(met: bool | None) -> str:

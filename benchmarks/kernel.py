@@ -17,25 +17,25 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench, bench_suites
+from swin_tutorial import cli, perf
 
 BASELINE = "timm/explicit"
 
 
-def relative_to_baseline(rows: list[bench.Row]) -> None:
+def relative_to_baseline(rows: list[perf.Row]) -> None:
     """Add ``speedup``: the baseline's time over each row's (same compile state)."""
     for row in rows:
-        base = bench.find_row(
+        base = perf.find_row(
             rows, variant=BASELINE + ("+compile" if row["compiled"] else ""), status="ok"
         )
         row["speedup"] = base["seconds"] / row["seconds"] if base and row["seconds"] else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("kernel", __doc__.split("\n\n")[0], bench_suites.KERNEL_VARIANTS)
+    p = common.parser("kernel", __doc__.split("\n\n")[0], perf.KERNEL_VARIANTS)
     p.add_argument(
         "--side",
-        type=common.positive_int,
+        type=cli.positive_int("side"),
         default=None,
         help="side of the map, a multiple of 7 (default 56; 14 with --quick)",
     )
@@ -49,17 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     side = args.side or (14 if args.quick else 56)
     if side % 7:
         p.error(f"--side must be a multiple of the window size 7, got {side}")
-    rows = bench_suites.run_kernel(
+    rows = perf.run_kernel(
         side,
         args.device,
-        bench.dtype_from_name(args.dtype),
+        perf.dtype_from_name(args.dtype),
         args.batch,
         variants=args.variants,
         flex_on_cpu=args.flex_on_cpu,
         compile=args.compile,
         min_run_time=args.min_run_time,
         progress=not args.no_progress,
-        corrupt=args.corrupt,
     )
     relative_to_baseline(rows)
     columns = ["variant", "windows", "status", "check_error", "seconds", "peak_mb", "speedup"]

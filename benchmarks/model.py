@@ -21,10 +21,10 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench, bench_suites
+from swin_tutorial import cli, perf
 
 
-def best(rows: list[bench.Row], implementation: str, mode: str) -> bench.Row | None:
+def best(rows: list[perf.Row], implementation: str, mode: str) -> perf.Row | None:
     """The fastest checked row of a library in a mode (any attention path, compiled or not)."""
     ok = [
         r
@@ -34,14 +34,14 @@ def best(rows: list[bench.Row], implementation: str, mode: str) -> bench.Row | N
     return max(ok, key=lambda r: r["images_per_s"], default=None)
 
 
-def targets(rows: list[bench.Row]) -> list[bench.Row]:
+def targets(rows: list[perf.Row]) -> list[perf.Row]:
     """Package throughput over timm's, per mode: >= 1 required, >= 1.2 the goal."""
     out = []
-    for mode in bench_suites.MODEL_MODES:
+    for mode in perf.MODEL_MODES:
         pairs = [
             (
-                bench.find_row(rows, variant="package/sdpa", mode=mode, status="ok"),
-                bench.find_row(rows, variant=name, mode=mode, status="ok"),
+                perf.find_row(rows, variant="package/sdpa", mode=mode, status="ok"),
+                perf.find_row(rows, variant=name, mode=mode, status="ok"),
                 name,
             )
             for name in ("timm/explicit", "timm/sdpa")
@@ -67,23 +67,23 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("model", __doc__.split("\n\n")[0], bench_suites.MODEL_VARIANTS)
+    p = common.parser("model", __doc__.split("\n\n")[0], perf.MODEL_VARIANTS)
     p.add_argument(
         "--config",
-        choices=tuple(bench_suites.MODEL_CONFIGS),
+        choices=tuple(perf.MODEL_CONFIGS),
         default=None,
         help="architecture: swin_t (224x224), or nano (32x32, 2 stages; the --quick default)",
     )
     p.add_argument(
         "--modes",
         nargs="+",
-        choices=bench_suites.MODEL_MODES,
-        default=bench_suites.MODEL_MODES,
+        choices=perf.MODEL_MODES,
+        default=perf.MODEL_MODES,
         help="inference (forward, no gradients) and/or train (forward + backward)",
     )
     p.add_argument(
         "--rounds",
-        type=common.positive_int,
+        type=cli.positive_int("rounds"),
         default=3,
         help="time the models in turns, this many each, and keep the median turn "
         "(so that a drift of the machine's speed does not favour one library; default 3)",
@@ -91,22 +91,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     common.resolve(args, p, {"cpu": 8, "cuda": 128, "quick": 2})
     config = args.config or ("nano" if args.quick else "swin_t")
-    rows = bench_suites.run_model(
+    rows = perf.run_model(
         config,
         args.device,
-        bench.dtype_from_name(args.dtype),
+        perf.dtype_from_name(args.dtype),
         args.batch,
         variants=args.variants,
         modes=args.modes,
         compile=args.compile,
         min_run_time=args.min_run_time,
         progress=not args.no_progress,
-        corrupt=args.corrupt,
         rounds=args.rounds,
     )
     columns = ["variant", "mode", "status", "check_error", "images_per_s", "peak_mb", "mfu"]
     formats = {"images_per_s": ".1f", "peak_mb": ".0f", "check_error": ".1e", "mfu": ".1%"}
-    size = bench_suites.MODEL_CONFIGS[config]["img_size"]
+    size = perf.MODEL_CONFIGS[config].img_size
     title = f"Swin ({config}, {size}x{size}), batch {args.batch}, {args.dtype}"
     rate = rows[0]["matmul_tflops"]
     common.finish(

@@ -18,17 +18,17 @@ from collections.abc import Sequence
 
 import common
 
-from swin_tutorial import bench, bench_suites
+from swin_tutorial import cli, perf
 
 SIDES = {"quick": (14, 21, 28), "cpu": (14, 28, 42, 56), "cuda": (14, 28, 56, 84, 112, 168, 224)}
 TARGET_SIDE = 56
 
 
-def targets(rows: list[bench.Row]) -> list[bench.Row]:
+def targets(rows: list[perf.Row]) -> list[perf.Row]:
     """The issue's scaling targets, judged on this run's rows."""
-    exponents = {row["variant"]: row for row in bench.growth_exponents(rows)}
+    exponents = {row["variant"]: row for row in perf.growth_exponents(rows)}
     out = []
-    for variant in ("window/explicit", "window/sdpa", "neighbourhood/flex"):
+    for variant in ("window/explicit", "window/sdpa", "neighborhood/flex"):
         fitted = exponents.get(variant, {})
         for kind in ("time", "memory"):
             value = fitted.get(f"{kind}_exponent")
@@ -41,8 +41,8 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
                 }
             )
     for backend in ("explicit", "sdpa"):
-        slow = bench.find_row(rows, variant=f"global/{backend}", side=TARGET_SIDE, status="ok")
-        fast = bench.find_row(rows, variant=f"window/{backend}", side=TARGET_SIDE, status="ok")
+        slow = perf.find_row(rows, variant=f"global/{backend}", side=TARGET_SIDE, status="ok")
+        fast = perf.find_row(rows, variant=f"window/{backend}", side=TARGET_SIDE, status="ok")
         met, measured, goal = None, None, f"FLOP ratio within 2x (side {TARGET_SIDE} not run)"
         if slow and fast:
             predicted = slow["macs"] / fast["macs"]
@@ -58,12 +58,12 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
                 "verdict": common.verdict(met),
             }
         )
-    dense = bench.find_row(rows, variant="neighbourhood/dense", side=TARGET_SIDE, status="ok")
-    flex = bench.find_row(rows, variant="neighbourhood/flex", side=TARGET_SIDE, status="ok")
+    dense = perf.find_row(rows, variant="neighborhood/dense", side=TARGET_SIDE, status="ok")
+    flex = perf.find_row(rows, variant="neighborhood/flex", side=TARGET_SIDE, status="ok")
     met = None if not (dense and flex) else dense["seconds"] / flex["seconds"] >= 5
     out.append(
         {
-            "target": f"neighbourhood flex vs dense at {TARGET_SIDE}x{TARGET_SIDE}, kernel 7",
+            "target": f"neighborhood flex vs dense at {TARGET_SIDE}x{TARGET_SIDE}, kernel 7",
             "measured": None
             if met is None
             else f"{dense['seconds'] / flex['seconds']:.1f}x faster",
@@ -74,10 +74,10 @@ def targets(rows: list[bench.Row]) -> list[bench.Row]:
     return out
 
 
-def summary(rows: list[bench.Row]) -> str:
-    fits = bench.growth_exponents(rows)
+def summary(rows: list[perf.Row]) -> str:
+    fits = perf.growth_exponents(rows)
     formats = {f"{k}_exponent": ".2f" for k in ("time", "memory", "macs")}
-    table = bench.format_table(
+    table = perf.format_table(
         fits,
         ["variant", "points", "time_exponent", "memory_exponent", "macs_exponent"],
         formats,
@@ -87,10 +87,10 @@ def summary(rows: list[bench.Row]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = common.parser("scaling", __doc__.split("\n\n")[0], bench_suites.SCALING_VARIANTS)
+    p = common.parser("scaling", __doc__.split("\n\n")[0], perf.SCALING_VARIANTS)
     p.add_argument(
         "--sides",
-        type=common.positive_int,
+        type=cli.positive_int("sides"),
         nargs="+",
         default=None,
         help="map sides, multiples of 7 (default: 14 28 42 56 on cpu, up to 224 on cuda)",
@@ -106,17 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [s for s in sides if s % 7]
     if bad:
         p.error(f"--sides must be multiples of the window size 7, got {bad}")
-    rows = bench_suites.run_scaling(
+    rows = perf.run_scaling(
         sides,
         args.device,
-        bench.dtype_from_name(args.dtype),
+        perf.dtype_from_name(args.dtype),
         args.batch,
         variants=args.variants,
         flex_on_cpu=args.flex_on_cpu,
         compile=args.compile,
         min_run_time=args.min_run_time,
         progress=not args.no_progress,
-        corrupt=args.corrupt,
     )
     columns = ["variant", "side", "tokens", "status", "check_error", "seconds", "peak_mb", "macs"]
     formats = {"seconds": ".3e", "peak_mb": ".2f", "check_error": ".1e", "macs": ".3g"}

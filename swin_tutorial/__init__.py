@@ -5,34 +5,23 @@ Every public function states its tensor shapes; feature maps are channels-last
 """
 
 from .attention import CosineWindowAttention, WindowAttention, window_attention
-from .bench import peak_memory_bytes, time_callable
+from .blocks import NeighborhoodBlock, SwinBlock, SwinV2Block
+from .config import SWIN_DIGITS, SWIN_NANO, SWIN_T, SWINV2_T, SwinConfig
 from .data import cross_window_dataset, cross_window_loaders, digits_loaders, load_digits
 from .decoder import SlidingWindowDecoder
 from .devices import default_device
 from .model import (
-    NeighborhoodBlock,
     PatchEmbed,
     PatchMerging,
-    SwinBlock,
     SwinStage,
     SwinTransformer,
-    SwinV2Block,
     load_timm_state_dict,
     swin_nano,
     swin_single_resolution,
     swin_t,
     swinv2_t,
 )
-from .neighborhood import (
-    FullKVCache,
-    NeighborhoodAttention2D,
-    RollingKVCache,
-    longformer_mask,
-    neighborhood_attention_2d,
-    neighborhood_mask,
-    sliding_window_attention_1d,
-    sliding_window_mask,
-)
+from .neighborhood import NeighborhoodAttention2D, neighborhood_attention_2d, neighborhood_mask
 from .patterns import (
     global_pattern,
     halo_pattern,
@@ -45,19 +34,44 @@ from .patterns import (
     shifted_window_pattern,
     window_pattern,
 )
+from .perf import peak_memory_bytes, time_callable
 from .position import log_spaced_coordinates, relative_position_index
+from .sliding import (
+    FullKVCache,
+    RollingKVCache,
+    longformer_mask,
+    sliding_window_attention_1d,
+    sliding_window_mask,
+)
 from .windows import (
+    WindowLayout,
     crop_to,
     cyclic_shift,
+    effective_window_and_shift,
+    map_to_windows,
     pad_to_window_multiple,
     region_ids,
     reverse_cyclic_shift,
     shifted_window_mask,
+    window_layout,
     window_partition,
     window_reverse,
+    window_token_ids,
+    windows_to_map,
 )
 
 __all__ = [
+    "SWIN_DIGITS",
+    "SWIN_NANO",
+    "SWIN_T",
+    "SWINV2_T",
+    "SwinConfig",
+    "WindowLayout",
+    "effective_window_and_shift",
+    "map_to_windows",
+    "window_layout",
+    "window_token_ids",
+    "windows_to_map",
     "CosineWindowAttention",
     "FullKVCache",
     "NeighborhoodAttention2D",

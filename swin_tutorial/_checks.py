@@ -47,7 +47,7 @@ def to_shift_pair(name: str, value: int | Sequence[int], window: Pair | None = N
     pair = _parse_pair(name, value)
     if min(pair) < 0:
         raise ValueError(f"{name} must be non-negative, got {value!r}")
-    if window is not None and any(s >= w for s, w in zip(pair, window)):
+    if window is not None and any(s >= w for s, w in zip(pair, window, strict=True)):
         raise ValueError(f"{name} must satisfy 0 <= shift < window size {window}, got {value!r}")
     return pair
 

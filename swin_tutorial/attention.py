@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_divides, check_positive_int, check_tensor, to_pair
+from ._checks import (
+    check_bool,
+    check_divides,
+    check_positive_int,
+    check_real,
+    check_tensor,
+    to_pair,
+)
 from .position import (
     bias_table_size,
     gather_relative_position_bias,
@@ -56,8 +63,11 @@ def window_attention(
         ``(out, attn)``: ``out`` is ``(B * nW, heads, N, d)``; ``attn`` is the
         ``(B * nW, heads, N, N)`` weights on the explicit path, ``None`` on the fused one.
     """
+    _check_inputs(q, k, v, bias, mask)
+    dropout_p = check_real("dropout_p", dropout_p, 0.0, 1.0, high_open=True)
+    check_bool("fused", fused)
     windows, heads, N, _ = q.shape
-    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scale = q.shape[-1] ** -0.5 if scale is None else check_real("scale", scale)
     additive = _additive_scores(windows, heads, N, bias, mask, q.dtype, q.device)
     if fused:
         out = F.scaled_dot_product_attention(
@@ -70,6 +80,48 @@ def window_attention(
     attn = scores.softmax(dim=-1)
     out = F.dropout(attn, dropout_p, training=dropout_p > 0) @ v
     return out, attn
+
+
+def _check_inputs(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor | None,
+    mask: torch.Tensor | None,
+) -> None:
+    """The door of :func:`window_attention`: ranks and shapes of its tensors."""
+    layout = "(B*nW, heads, N, d)"
+    for name, tensor in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, tensor, 4, layout)
+        if 0 in tensor.shape:
+            raise ValueError(f"{name} must have no empty axis {layout}, got {tuple(tensor.shape)}")
+    if k.shape != q.shape or v.shape[:-1] != q.shape[:-1]:
+        raise ValueError(
+            f"k must have the shape of q, and v the same (B*nW, heads, N), got "
+            f"q={tuple(q.shape)}, k={tuple(k.shape)}, v={tuple(v.shape)}"
+        )
+    windows, heads, N, _ = q.shape
+    if bias is not None and (
+        not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (heads, N, N)
+    ):
+        got = tuple(bias.shape) if isinstance(bias, torch.Tensor) else type(bias).__name__
+        raise ValueError(f"bias must have shape (heads, N, N) = {(heads, N, N)}, got {got}")
+    if mask is not None and (
+        not isinstance(mask, torch.Tensor)
+        or mask.dtype != torch.bool
+        or mask.dim() != 3
+        or mask.shape[1:] != (N, N)
+        or mask.shape[0] == 0
+        or windows % mask.shape[0]
+    ):
+        got = (
+            f"{mask.dtype} {tuple(mask.shape)}"
+            if isinstance(mask, torch.Tensor)
+            else type(mask).__name__
+        )
+        raise ValueError(
+            f"mask must be bool (nW, {N}, {N}) with nW dividing {windows} windows, got {got}"
+        )
 
 
 def _additive_scores(
@@ -89,11 +141,6 @@ def _additive_scores(
     if mask is None:
         return None if bias is None else bias.to(dtype).unsqueeze(0)
     nW = mask.shape[0]
-    if mask.dtype != torch.bool or mask.shape[1:] != (N, N) or windows % nW:
-        raise ValueError(
-            f"mask must be bool (nW, {N}, {N}) with nW dividing {windows} windows, "
-            f"got {mask.dtype} {tuple(mask.shape)}"
-        )
     blocked = torch.zeros(mask.shape, dtype=dtype, device=device)
     blocked = blocked.masked_fill(~mask.to(device), float("-inf"))  # (nW, N, N)
     additive = blocked.unsqueeze(1)  # (nW, 1, N, N)
@@ -124,12 +171,13 @@ class _WindowSelfAttention(nn.Module):
         check_positive_int("dim", dim)
         check_positive_int("num_heads", num_heads)
         check_divides("dim", dim, "num_heads", num_heads)
+        check_real("proj_drop", proj_drop, 0.0, 1.0, high_open=True)
         self.dim = dim
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.window_size = to_pair("window_size", window_size)
-        self.fused = fused
-        self.attn_drop = attn_drop
+        self.fused = check_bool("fused", fused)
+        self.attn_drop = check_real("attn_drop", attn_drop, 0.0, 1.0, high_open=True)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         self.register_buffer(
@@ -154,7 +202,7 @@ class _WindowSelfAttention(nn.Module):
         """``(B*nW, N, C)`` -> ``q, k, v`` each ``(B*nW, heads, N, d)`` and the score scale."""
         raise NotImplementedError
 
-    def _split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B*nW, N, 3C)`` -> three ``(B*nW, heads, N, d)`` (reshape *and* permute)."""
         windows, N, _ = qkv.shape
         qkv = qkv.reshape(windows, N, 3, self.num_heads, self.head_dim)
@@ -181,14 +229,8 @@ class _WindowSelfAttention(nn.Module):
         Returns:
             ``(B * nW, N, C)``, or ``(out, attn)`` with ``return_attention``.
         """
-        check_tensor("x", x, 3, "(B*nW, N, C)")
-        check_channels("x", x, self.dim)
         windows, N, C = x.shape
         wh, ww = self.window_size if window_size is None else to_pair("window_size", window_size)
-        if N != wh * ww:
-            raise ValueError(
-                f"x has {N} tokens per window but window_size {(wh, ww)} holds {wh * ww}"
-            )
         q, k, v, scale = self._queries_keys_values(x)
         out, attn = window_attention(
             q,
@@ -237,6 +279,7 @@ class WindowAttention(_WindowSelfAttention):
         fused: bool = True,
     ) -> None:
         super().__init__(dim, num_heads, window_size, attn_drop, proj_drop, fused)
+        check_bool("qkv_bias", qkv_bias)
         self.scale = self.head_dim**-0.5
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.relative_position_bias_table = nn.Parameter(
@@ -255,7 +298,7 @@ class WindowAttention(_WindowSelfAttention):
         )
 
     def _queries_keys_values(self, x):
-        return (*self._split_heads(self.qkv(x)), self.scale)
+        return (*self.split_heads(self.qkv(x)), self.scale)
 
 
 class CosineWindowAttention(_WindowSelfAttention):
@@ -294,6 +337,8 @@ class CosineWindowAttention(_WindowSelfAttention):
         cpb_hidden: int = 512,
     ) -> None:
         super().__init__(dim, num_heads, window_size, attn_drop, proj_drop, fused)
+        check_bool("qkv_bias", qkv_bias)
+        check_positive_int("cpb_hidden", cpb_hidden)
         self.pretrained_window_size = (
             None
             if pretrained_window_size is None
@@ -334,6 +379,6 @@ class CosineWindowAttention(_WindowSelfAttention):
         bias = None
         if self.q_bias is not None:
             bias = torch.cat((self.q_bias, torch.zeros_like(self.q_bias), self.v_bias))
-        q, k, v = self._split_heads(F.linear(x, self.qkv.weight, bias))
+        q, k, v = self.split_heads(F.linear(x, self.qkv.weight, bias))
         temperature = self.logit_scale.clamp(max=self.max_logit_scale).exp()  # (heads, 1, 1)
         return F.normalize(q, dim=-1) * temperature, F.normalize(k, dim=-1), v, 1.0

@@ -22,26 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ._checks import check_positive_int
+from ._checks import (
+    check_bool,
+    check_divides,
+    check_int,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 
 #: Label of a cross-window image whose two squares have the same colour (0: different).
 SAME, DIFFERENT = 1, 0
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return seed
-
-
-def _check_limit(limit: int | None) -> int | None:
-    return None if limit is None else check_positive_int("limit", limit)
-
-
-def _check_fraction(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
 
 
 def load_digits(
@@ -68,8 +59,12 @@ def load_digits(
         float32 and labels ``(n,)`` long in ``0..9``.
     """
     size = check_positive_int("size", size)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    seed, limit = _check_seed(seed), _check_limit(limit)
+    test_fraction = check_real(
+        "test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True
+    )
+    seed = check_int("seed", seed, minimum=0)
+    if limit is not None:
+        limit = check_positive_int("limit", limit)
     from sklearn.datasets import load_digits as sklearn_digits  # optional dependency
 
     digits = sklearn_digits()
@@ -90,8 +85,11 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0)
     A fresh loader built with the same seed visits the samples in the same order,
     epoch after epoch, independently of the global random state.
     """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a torch.utils.data.Dataset, got {type(dataset).__name__}")
     batch_size = check_positive_int("batch_size", batch_size)
-    generator = torch.Generator().manual_seed(_check_seed(seed))
+    shuffle = check_bool("shuffle", shuffle)
+    generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
@@ -139,6 +137,11 @@ class CrossWindowDataset(Dataset):
         patch_size: int,
         window_size: int,
     ) -> None:
+        n = len(check_tensor("images", images, 4, "(N, 1, S, S)"))
+        _check_long_tensor("labels", labels, (n,))
+        _check_long_tensor("boxes", boxes, (n, 2, 4))
+        _check_long_tensor("colours", colours, (n, 2))
+        _check_geometry(images.shape[-1], patch_size, window_size)
         self.images, self.labels = images, labels
         self.boxes, self.colours = boxes, colours
         self.patch_size, self.window_size = patch_size, window_size
@@ -162,17 +165,24 @@ class CrossWindowDataset(Dataset):
 QUADRUPLE_COLOURS = ((0, 0), (1, 1), (0, 1), (1, 0))
 
 
+def _check_long_tensor(name: str, value: object, shape: tuple[int, ...]) -> None:
+    """Check that ``value`` is an integer tensor of exactly ``shape``."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape {shape}, got {type(value).__name__}"
+        )
+    if value.dtype != torch.long:
+        raise TypeError(f"{name} must be a long tensor, got dtype {value.dtype}")
+    if tuple(value.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got shape {tuple(value.shape)}")
+
+
 def _check_geometry(image_size: int, patch_size: int, window_size: int) -> int:
     """Check the sizes of the cross-window task; return the token map side ``T``."""
     image_size = check_positive_int("image_size", image_size)
     patch_size = check_positive_int("patch_size", patch_size)
-    window_size = check_positive_int("window_size", window_size)
-    if window_size < 2:
-        raise ValueError(
-            f"window_size must be at least 2 (so that a shift exists), got {window_size}"
-        )
-    if image_size % patch_size:
-        raise ValueError(f"image_size={image_size} must be a multiple of patch_size={patch_size}")
+    window_size = check_int("window_size", window_size, minimum=2)  # so that a shift exists
+    check_divides("image_size", image_size, "patch_size", patch_size)
     tokens = image_size // patch_size
     if tokens % window_size or tokens < 2 * window_size:
         raise ValueError(
@@ -230,9 +240,8 @@ def cross_window_dataset(
     """
     layouts = check_positive_int("layouts", layouts)
     tokens = _check_geometry(image_size, patch_size, window_size)
-    if isinstance(noise, bool) or not isinstance(noise, int | float) or noise < 0:
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
-    generator = torch.Generator().manual_seed(_check_seed(seed))
+    noise = check_real("noise", noise, 0.0)
+    generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     M, s, p = window_size, window_size // 2, patch_size
 
     corner = s + M * torch.randint(0, tokens // M - 1, (layouts, 2), generator=generator)  # (L, 2)
@@ -281,7 +290,7 @@ def cross_window_loaders(
     more than one); ``geometry`` goes to :func:`cross_window_dataset`
     (``image_size``, ``patch_size``, ``window_size``, ``noise``).
     """
-    seed = _check_seed(seed)
+    seed = check_int("seed", seed, minimum=0)
     train = cross_window_dataset(train_layouts, seed, **geometry)
     test = cross_window_dataset(test_layouts, seed + 1, **geometry)
     return make_loader(train, batch_size, True, seed), make_loader(test, batch_size, False, seed)

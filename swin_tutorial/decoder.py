@@ -8,8 +8,8 @@ vocabulary. It exists to show two things on real computations:
 - decoding one token at a time with a key/value cache gives the same logits as
   running the whole sequence at once (:meth:`SlidingWindowDecoder.step` against
   :meth:`SlidingWindowDecoder.forward`), whether the cache keeps every token
-  (:class:`~swin_tutorial.neighborhood.FullKVCache`) or only the last
-  ``window`` (:class:`~swin_tutorial.neighborhood.RollingKVCache`);
+  (:class:`~swin_tutorial.sliding.FullKVCache`) or only the last
+  ``window`` (:class:`~swin_tutorial.sliding.RollingKVCache`);
 - what a token can depend on after several layers of sliding windows.
 
 Rotary embeddings rotate each query and key by its absolute position before
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_divides, check_positive_int, check_tensor
-from .neighborhood import SLIDING_BACKENDS, FullKVCache, RollingKVCache, sliding_window_attention_1d
+from ._checks import check_choice, check_divides, check_int, check_positive_int, check_tensor
+from .sliding import SLIDING_BACKENDS, FullKVCache, RollingKVCache, sliding_window_attention_1d
 
 CACHE_KINDS = ("rolling", "full")
 
@@ -73,7 +73,8 @@ class SlidingWindowBlock(nn.Module):
         num_heads: heads; must divide ``dim``, with an even ``dim // num_heads``.
         window: keys per query (``t - window < s <= t``), or ``None`` for full causal attention.
         mlp_ratio: hidden width of the MLP over ``dim``.
-        backend: sliding-window backend (see :func:`~swin_tutorial.neighborhood.sliding_window_attention_1d`).
+        backend: sliding-window backend
+            (see :func:`~swin_tutorial.sliding.sliding_window_attention_1d`).
     """
 
     def __init__(
@@ -94,9 +95,8 @@ class SlidingWindowBlock(nn.Module):
                 f"embeddings (dim={dim}, num_heads={num_heads})"
             )
         self.window = None if window is None else check_positive_int("window", window)
-        if backend not in SLIDING_BACKENDS:
-            raise ValueError(f"backend must be one of {SLIDING_BACKENDS}, got {backend!r}")
-        self.num_heads, self.backend = num_heads, backend
+        self.num_heads = num_heads
+        self.backend = check_choice("backend", backend, SLIDING_BACKENDS)
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.proj = nn.Linear(dim, dim, bias=False)
@@ -119,7 +119,7 @@ class SlidingWindowBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The whole sequence at once: ``(B, L, C)`` -> ``(B, L, C)``, token ``t`` at position ``t``."""
+        """The whole sequence: ``(B, L, C)`` -> ``(B, L, C)``, token ``t`` at position ``t``."""
         positions = torch.arange(x.shape[1], device=x.device)
         q, k, v = self._heads(x, positions)
         if self.window is None:
@@ -169,32 +169,37 @@ class SlidingWindowDecoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab_size, bias=False)
 
-    def _check_tokens(self, tokens: object, rank: int, layout: str) -> None:
+    def _check_tokens(self, name: str, tokens: object, rank: int, layout: str) -> None:
+        """Check ids: a non-empty ``torch.long`` tensor of rank ``rank``, within the vocabulary."""
         if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
             kind = tokens.dtype if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise TypeError(f"tokens must be a torch.long tensor {layout}, got {kind}")
+            raise TypeError(f"{name} must be a torch.long tensor {layout}, got {kind}")
         if tokens.dim() != rank:
             raise ValueError(
-                f"tokens must have rank {rank} {layout}, got shape {tuple(tokens.shape)}"
+                f"{name} must have rank {rank} {layout}, got shape {tuple(tokens.shape)}"
             )
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+        if tokens.numel() == 0:
             raise ValueError(
-                f"tokens must be ids in [0, {self.vocab_size}) (vocab_size={self.vocab_size}), "
+                f"{name} must hold at least one token in each of at least one sequence {layout}, "
+                f"got shape {tuple(tokens.shape)}"
+            )
+        if tokens.min() < 0 or tokens.max() >= self.vocab_size:
+            raise ValueError(
+                f"{name} must be ids in [0, {self.vocab_size}) (vocab_size={self.vocab_size}), "
                 f"got values from {int(tokens.min())} to {int(tokens.max())}"
             )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits of the next token at every position: ``(B, L)`` ids -> ``(B, L, vocab_size)``."""
-        self._check_tokens(tokens, 2, "(B, L)")
+        self._check_tokens("tokens", tokens, 2, "(B, L)")
         x = self.embed(tokens)
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x))
 
     def new_caches(self, kind: str = "rolling") -> list[RollingKVCache | FullKVCache]:
-        """One empty key/value cache per layer: ``"rolling"`` (last ``window`` tokens) or ``"full"``."""
-        if kind not in CACHE_KINDS:
-            raise ValueError(f"kind must be one of {CACHE_KINDS}, got {kind!r}")
+        """One empty key/value cache per layer: ``"rolling"`` (last ``window``) or ``"full"``."""
+        check_choice("kind", kind, CACHE_KINDS)
         if kind == "rolling":
             if self.window is None:
                 raise ValueError(
@@ -215,14 +220,15 @@ class SlidingWindowDecoder(nn.Module):
         Returns:
             ``(B, vocab_size)``.
         """
-        self._check_tokens(tokens, 1, "(B,)")
+        self._check_tokens("tokens", tokens, 1, "(B,)")
         if not isinstance(caches, list) or len(caches) != len(self.blocks):
             raise ValueError(
-                f"caches must be a list of {len(self.blocks)} caches (one per layer, from new_caches), "
-                f"got {type(caches).__name__} of length {len(caches) if isinstance(caches, list) else '-'}"
+                f"caches must be a list of {len(self.blocks)} caches (one per layer, from "
+                f"new_caches), got {type(caches).__name__} of length "
+                f"{len(caches) if isinstance(caches, list) else '-'}"
             )
         x = self.embed(tokens)[:, None]  # (B, 1, C)
-        for block, cache in zip(self.blocks, caches):
+        for block, cache in zip(self.blocks, caches, strict=True):
             x = block.step(x, cache)
         return self.head(self.norm(x))[:, 0]
 
@@ -240,13 +246,8 @@ class SlidingWindowDecoder(nn.Module):
         Returns:
             ``(B, P + new_tokens)``: the prompt followed by the argmax choices.
         """
-        self._check_tokens(prompt, 2, "(B, P)")
-        if prompt.shape[1] == 0:
-            raise ValueError(
-                f"prompt must hold at least one token, got shape {tuple(prompt.shape)}"
-            )
-        if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or new_tokens < 0:
-            raise ValueError(f"new_tokens must be an int >= 0, got {new_tokens!r}")
+        self._check_tokens("prompt", prompt, 2, "(B, P)")
+        check_int("new_tokens", new_tokens, minimum=0)
         caches = self.new_caches(cache)
         sequence = [prompt[:, i] for i in range(prompt.shape[1])]
         for i in range(prompt.shape[1] + new_tokens - 1):

@@ -7,11 +7,9 @@ matrices are wasteful for real models but make the schemes easy to compare,
 draw and compose.
 
 The window patterns are built *from the package's own machinery*
-(:func:`~swin_tutorial.windows.cyclic_shift`,
-:func:`~swin_tutorial.windows.window_partition`,
-:func:`~swin_tutorial.windows.shifted_window_mask`): token ids are rolled and
-partitioned exactly as the features of a Swin block are, and the mask is
-scattered back to the original ids. They therefore show what the package
+(:func:`~swin_tutorial.windows.window_token_ids`, which sends token ids through
+the block's windowing pipeline, and :func:`~swin_tutorial.windows.shifted_window_mask`):
+the mask is scattered back to the original ids. They therefore show what the package
 does, not what we think it does.
 
 Two more local schemes are written from coordinates, one rule per axis:
@@ -31,9 +29,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_positive_int, to_pair, to_shift_pair
+from ._checks import check_choice, check_int, check_positive_int, to_pair, to_shift_pair
 from .neighborhood import neighborhood_mask
-from .windows import cyclic_shift, shifted_window_mask, window_partition
+from .windows import shifted_window_mask, window_layout, window_token_ids
 
 
 def global_pattern(H: int, W: int) -> torch.Tensor:
@@ -50,9 +48,9 @@ def shifted_window_pattern(
 ) -> torch.Tensor:
     """What a Swin block with shifted windows lets each token see: bool ``(H*W, H*W)``.
 
-    The token ids ``0 .. H*W-1`` are laid out as an ``(1, H, W, 1)`` map, rolled
-    with :func:`cyclic_shift` and cut with :func:`window_partition`, exactly as a
-    Swin block treats its features. Inside window ``w`` the query at position
+    :func:`~swin_tutorial.windows.window_token_ids` says which token sits at
+    each place of each window, exactly as in a Swin block. Inside window ``w``
+    the query at position
     ``n`` may see the key at position ``m`` when
     ``shifted_window_mask(...)[w, n, m]``; that permission is written at
     ``[id of n, id of m]`` in the original numbering.
@@ -63,11 +61,8 @@ def shifted_window_pattern(
         shift_size: ``s`` or ``(s_h, s_w)`` with ``0 <= s < M`` (0: regular windows).
     """
     H, W = check_positive_int("H", H), check_positive_int("W", W)
-    wh, ww = to_pair("window_size", window_size)
-    mask = shifted_window_mask(H, W, (wh, ww), shift_size)  # (nW, N, N), validates sizes
-    ids = torch.arange(H * W, dtype=torch.float64).reshape(1, H, W, 1)
-    rolled = cyclic_shift(ids, shift_size)
-    windows = window_partition(rolled, (wh, ww)).reshape(-1, wh * ww).long()  # (nW, N)
+    mask = shifted_window_mask(H, W, window_size, shift_size)  # (nW, N, N), validates sizes
+    windows = window_token_ids(window_layout(H, W, window_size, shift_size))  # (nW, N)
     nW, N = windows.shape
     pattern = torch.zeros(H * W, H * W, dtype=torch.bool)
     queries = windows[:, :, None].expand(nW, N, N)
@@ -93,8 +88,8 @@ def neighborhood_pattern(H: int, W: int, kernel_size: int, dilation: int = 1) ->
     return neighborhood_mask(H, W, kernel_size, dilation)
 
 
-def _check_pattern(name: str, pattern: object, T: int | None) -> int:
-    """Check one pattern is a square bool tensor (of side ``T`` if given); return its side."""
+def check_pattern(name: str, pattern: object, T: int | None = None) -> int:
+    """Check ``pattern`` is a square bool ``(T, T)`` (of side ``T`` if given); return its side."""
     if not isinstance(pattern, torch.Tensor) or pattern.dtype != torch.bool:
         kind = pattern.dtype if isinstance(pattern, torch.Tensor) else type(pattern).__name__
         raise TypeError(f"{name} must be a bool torch.Tensor (T, T), got {kind}")
@@ -131,11 +126,10 @@ def receptive_field(patterns: Sequence[torch.Tensor], query: int) -> torch.Tenso
             "patterns must be a non-empty list of bool (T, T) tensors, one per layer, "
             f"got {type(patterns).__name__}"
         )
-    T = _check_pattern("patterns[0]", patterns[0], None)
+    T = check_pattern("patterns[0]", patterns[0], None)
     for index, pattern in enumerate(patterns[1:], start=1):
-        _check_pattern(f"patterns[{index}]", pattern, T)
-    if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < T:
-        raise ValueError(f"query must be a token id in [0, {T}), got {query!r}")
+        check_pattern(f"patterns[{index}]", pattern, T)
+    check_int("query", query, 0, T - 1)
     reach = torch.zeros(T, dtype=torch.bool, device=patterns[0].device)
     reach[query] = True
     for pattern in reversed(patterns):
@@ -170,7 +164,7 @@ def _window_starts(length: int, window: int, stride: int) -> torch.Tensor:
 
 
 def _axis_overlapping(length: int, window: int, stride: int, rule: str) -> torch.Tensor:
-    """Which position each position sees along one axis under overlapping windows: bool ``(L, L)``."""
+    """Which position each position sees along an axis under overlapping windows: ``(L, L)``."""
     starts = _window_starts(length, window, stride)  # (n,)
     pos = torch.arange(length)
     inside = (pos[None, :] >= starts[:, None]) & (pos[None, :] < starts[:, None] + window)  # (n, L)
@@ -235,13 +229,12 @@ def overlapping_window_pattern(
             f"stride must satisfy 1 <= stride <= window_size {(wh, ww)} on each axis "
             f"(a larger stride leaves tokens in no window), got {stride!r}"
         )
-    if rule not in OVERLAP_RULES:
-        raise ValueError(f"rule must be one of {OVERLAP_RULES}, got {rule!r}")
+    check_choice("rule", rule, OVERLAP_RULES)
     return _axis_product(_axis_overlapping(H, wh, sh, rule), _axis_overlapping(W, ww, sw, rule))
 
 
 def _axis_halo(length: int, block: int, halo: int) -> torch.Tensor:
-    """Positions each position sees along one axis under blocked attention with a halo: bool ``(L, L)``."""
+    """Positions each position sees along an axis under blocks with a halo: bool ``(L, L)``."""
     pos = torch.arange(length)
     first = (pos // block) * block - halo  # the key region of p's block, before clipping
     return (pos[None, :] >= first[:, None]) & (pos[None, :] < first[:, None] + block + 2 * halo)
@@ -321,7 +314,7 @@ def pattern_cost(pattern: torch.Tensor, channels: int) -> PatternCost:
         pattern: bool ``(T, T)``.
         channels: ``C``, channels of queries, keys and values (all heads together).
     """
-    _check_pattern("pattern", pattern, None)
+    check_pattern("pattern", pattern, None)
     channels = check_positive_int("channels", channels)
     keys = pattern.sum(dim=1)
     return PatternCost(
@@ -341,9 +334,9 @@ def _check_layers(layer_patterns: object) -> list[torch.Tensor]:
             "layer_patterns must be a bool (T, T) tensor or a non-empty list of them, "
             f"got {type(layer_patterns).__name__}"
         )
-    T = _check_pattern("layer_patterns[0]", layer_patterns[0], None)
+    T = check_pattern("layer_patterns[0]", layer_patterns[0], None)
     for index, pattern in enumerate(layer_patterns):
-        _check_pattern(f"layer_patterns[{index}]", pattern, T)
+        check_pattern(f"layer_patterns[{index}]", pattern, T)
         if not pattern.diagonal().all():
             raise ValueError(
                 f"layer_patterns[{index}] must contain the diagonal (every query sees "
@@ -439,7 +432,7 @@ def separable_factors(pattern: torch.Tensor, H: int, W: int) -> tuple[torch.Tens
         ValueError: if the pattern is not a product of a row and a column pattern.
     """
     H, W = check_positive_int("H", H), check_positive_int("W", W)
-    _check_pattern("pattern", pattern, H * W)
+    check_pattern("pattern", pattern, H * W)
     grid = pattern.reshape(H, W, H, W)
     first = int(pattern.flatten().to(torch.uint8).argmax())  # the first True entry, if any
     query, key = divmod(first, H * W)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import to_pair
+from ._checks import check_tensor, to_pair
 
 
 def relative_position_index(
@@ -58,16 +58,22 @@ def bias_table_size(window_size: int | Sequence[int]) -> int:
 
 
 def gather_relative_position_bias(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Read the bias of every (query, key) pair from the table.
+    """Read the bias of every (query, key) pair from the table. Used in chapter 5.
 
     Args:
         table: ``(T, heads)`` learned biases.
-        index: long ``(N, N)`` from :func:`relative_position_index`.
+        index: long ``(N, N)`` from :func:`relative_position_index`, values in ``[0, T)``.
 
     Returns:
         ``(heads, N, N)``.
     """
+    check_tensor("table", table, 2, "(T, heads)")
+    if not isinstance(index, torch.Tensor) or index.dtype != torch.long or index.dim() != 2:
+        got = f"{index.dtype} {tuple(index.shape)}" if isinstance(index, torch.Tensor) else index
+        raise TypeError(f"index must be a long tensor (N, N), got {got!r}")
     N = index.shape[0]
+    if index.shape[1] != N:
+        raise ValueError(f"index must be square (N, N), got shape {tuple(index.shape)}")
     return table[index.reshape(-1)].reshape(N, N, -1).permute(2, 0, 1)
 
 

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_tensor, to_pair, to_shift_pair
-from .model import effective_window_and_shift
-from .windows import cyclic_shift, pad_to_window_multiple, shifted_window_mask, window_partition
+from ._checks import check_int, check_positive_int
+from .windows import (
+    check_map,
+    effective_window_and_shift,
+    shifted_window_mask,
+    window_layout,
+    window_token_ids,
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,9 @@ def round_trip_probe(
 
     ``sizes`` lists ``(H, W, M)`` with ``H`` and ``W`` multiples of ``M``. Also
     checks that every window holds one contiguous ``M x M`` patch of the map,
-    which a pair of bugs that cancel out would not.
+    which a pair of bugs that cancel out would not. Used in chapters 4 and 7.
     """
+    check_positive_int("channels", channels)
     generator = torch.Generator().manual_seed(seed)
     for H, W, M in sizes:
         x = torch.randn(2, H, W, channels, generator=generator)
@@ -73,7 +79,7 @@ def locality_probe(
     seed: int = 0,
     tolerance: float = 1e-6,
 ) -> torch.Tensor:
-    """Which outputs of ``fn`` change when one input token changes.
+    """Which outputs of ``fn`` change when one input token changes. Used in chapters 5 and 7.
 
     Args:
         fn: maps ``(B, H, W, C)`` to ``(B, H, W, C)`` (a block, or a stack of them).
@@ -86,10 +92,8 @@ def locality_probe(
         bool ``(H, W)``: ``True`` where some output channel moved by more than
         ``tolerance`` in some image.
     """
-    check_tensor("x", x, 4, "(B, H, W, C)")
-    row, col = token
-    if not (0 <= row < x.shape[1] and 0 <= col < x.shape[2]):
-        raise ValueError(f"token {token} is outside the {x.shape[1]}x{x.shape[2]} map")
+    check_map("x", x)
+    row, col = _check_token(token, x.shape[1], x.shape[2])
     generator = torch.Generator().manual_seed(seed)
     nudged = x.clone()
     nudged[:, row, col] += torch.randn(x.shape[-1], generator=generator).to(x)
@@ -110,22 +114,24 @@ def receivers(
     Follows the package's semantics: zero-pad to a window multiple, roll, mask;
     on an axis where the map is not larger than the window, one window and no
     shift. Returns bool ``(H, W)``; these are the outputs a correct block may
-    change when ``token`` changes (:func:`locality_probe`).
+    change when ``token`` changes (:func:`locality_probe`). Used in chapters 5 and 7.
     """
-    window = to_pair("window_size", window_size)
-    shift = to_shift_pair("shift_size", shift_size, window)
-    window, shift = effective_window_and_shift(H, W, window, shift)
-    ids = torch.arange(1, H * W + 1, dtype=torch.float64).reshape(1, H, W, 1)
-    ids, _ = pad_to_window_multiple(ids, window)  # padding gets id 0
-    Hp, Wp = ids.shape[1], ids.shape[2]
-    ids = window_partition(cyclic_shift(ids, shift), window).reshape(-1, window[0] * window[1])
-    mask = shifted_window_mask(Hp, Wp, window, shift)
-    target = token[0] * W + token[1] + 1
-    w, n = (ids == target).nonzero()[0].tolist()
-    seen_by = ids[w][mask[w, :, n]].long()
+    window, shift = effective_window_and_shift(H, W, window_size, shift_size)
+    row, col = _check_token(token, H, W)
+    layout = window_layout(H, W, window, shift)
+    ids = window_token_ids(layout)  # (nW, N); padding has id H*W
+    mask = shifted_window_mask(*layout.padded_size, window, shift)
+    w, n = (ids == row * W + col).nonzero()[0].tolist()
     result = torch.zeros(H * W + 1, dtype=torch.bool)
-    result[seen_by] = True
-    return result[1:].reshape(H, W)
+    result[ids[w][mask[w, :, n]]] = True
+    return result[: H * W].reshape(H, W)
+
+
+def _check_token(token: object, H: int, W: int) -> tuple[int, int]:
+    """``token`` as ``(row, col)`` inside an ``H x W`` map, else raise."""
+    if not isinstance(token, tuple | list) or len(token) != 2:
+        raise TypeError(f"token must be a pair (row, col), got token={token!r}")
+    return check_int("token[0]", token[0], 0, H - 1), check_int("token[1]", token[1], 0, W - 1)
 
 
 def shape_probe(
@@ -136,8 +142,9 @@ def shape_probe(
     """Check that ``block`` maps ``(1, H, W, channels)`` to the same shape for each size.
 
     Catches padding that is never cropped and blocks that only accept window
-    multiples.
+    multiples. Used in chapter 7.
     """
+    check_positive_int("channels", channels)
     for H, W in sizes:
         x = torch.randn(1, H, W, channels)
         try:

@@ -26,8 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ._checks import check_positive_int
-from .devices import default_device
+from ._checks import check_bool, check_choice, check_int, check_positive_int, check_real
+from .cli import argument_type, file_to_write, number, positive_int, positive_number
+from .config import SWIN_CROSS_WINDOW, SWIN_DIGITS
+from .data import cross_window_loaders, digits_loaders
+from .devices import parse_device
+from .model import SwinTransformer, swin_single_resolution
 
 
 class Metrics(NamedTuple):
@@ -69,9 +73,12 @@ def _check_model_and_loader(model: object, loader: object, loader_name: str) -> 
 
 
 def _resolve_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
-    """``device`` if given, else where the model's parameters are."""
+    """``device`` (a name is read by :func:`~swin_tutorial.devices.parse_device`) if given,
+    else where the model's parameters are."""
+    if isinstance(device, torch.device):
+        return device
     if device is not None:
-        return torch.device(device)
+        return parse_device(device)
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
 
@@ -133,8 +140,8 @@ def fit(
         device: where to train (default: where the model is).
         progress: show a ``tqdm`` bar (``False``: silent).
         weight_decay: AdamW's decoupled weight decay.
-        seed: seeds torch's global generator first (dropout, stochastic depth);
-            ``None`` leaves it alone. Shuffling belongs to the loader (see
+        seed: a non-negative int that seeds torch's global generator first (dropout,
+            stochastic depth); ``None`` leaves it alone. Shuffling belongs to the loader (see
             :func:`~swin_tutorial.data.make_loader`).
 
     Returns:
@@ -143,18 +150,16 @@ def fit(
     _check_model_and_loader(model, train_loader, "train_loader")
     _check_model_and_loader(model, val_loader, "val_loader")
     epochs = check_positive_int("epochs", epochs)
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not lr > 0
-        or not math.isfinite(lr)
-    ):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    weight_decay = check_real("weight_decay", weight_decay, 0.0)
+    progress = check_bool("progress", progress)
+    if seed is not None:
+        seed = check_int("seed", seed, minimum=0)
+    device = _resolve_device(model, device)
     if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches")
     if seed is not None:
         torch.manual_seed(seed)
-    device = _resolve_device(model, device)
     model.to(device)
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
@@ -205,27 +210,19 @@ def fit(
 
 MODELS = ("tiny", "shifted", "window", "global", "neighborhood")
 DATASETS = ("digits", "cross-window")
-#: :func:`~swin_tutorial.model.swin_nano` for scikit-learn's digits at 16x16: patches of
-#: 4 pixels (a token covers 2x2 pixels of the original 8x8 digit, enough to see a
-#: piece of stroke), a 4x4 token map in windows of 2, fan-in initialisation.
-DIGITS_NANO = dict(img_size=16, patch_size=4, window_size=2, init_std=None)
 
 
 def build_model(name: str, data: str) -> nn.Module:
-    """A model for ``data``: ``"tiny"`` is :func:`~swin_tutorial.model.swin_nano`
-    (two stages, patch merging; :data:`DIGITS_NANO` for digits); the others are
-    :func:`~swin_tutorial.model.swin_single_resolution` with that attention.
+    """A model for ``data``: ``"tiny"`` is :data:`~swin_tutorial.config.SWIN_DIGITS`
+    or :data:`~swin_tutorial.config.SWIN_CROSS_WINDOW` (two stages, patch merging);
+    the others are :func:`~swin_tutorial.model.swin_single_resolution` with that attention.
     """
-    from .model import swin_nano, swin_single_resolution
-
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {name!r}")
-    if data not in DATASETS:
-        raise ValueError(f"data must be one of {DATASETS}, got {data!r}")
+    check_choice("model", name, MODELS)
+    check_choice("data", data, DATASETS)
     if name == "tiny":
         if data == "digits":
-            return swin_nano(**DIGITS_NANO)
-        return swin_nano(img_size=16, num_classes=2, init_std=None)
+            return SwinTransformer.from_config(SWIN_DIGITS)
+        return SwinTransformer.from_config(SWIN_CROSS_WINDOW)
     if data == "digits":  # a 4x4 token map: windows of 2, neighbourhoods of 3
         return swin_single_resolution(
             name, kernel_size=3, img_size=16, patch_size=4, window_size=2, num_classes=10
@@ -237,16 +234,15 @@ def build_loaders(
     data: str, batch_size: int, seed: int, limit: int | None = None
 ) -> tuple[DataLoader, DataLoader]:
     """Train and test loaders for ``data``; ``limit`` caps the samples of each split."""
-    from .data import cross_window_loaders, digits_loaders
-
+    check_choice("data", data, DATASETS)
+    if limit is not None:
+        check_positive_int("limit", limit)
     if data == "digits":
         return digits_loaders(
-            batch_size=batch_size, size=DIGITS_NANO["img_size"], seed=seed, limit=limit
+            batch_size=batch_size, size=SWIN_DIGITS.img_size, seed=seed, limit=limit
         )
-    if data == "cross-window":
-        layouts = (256, 64) if limit is None else (max(1, limit // 4),) * 2
-        return cross_window_loaders(*layouts, batch_size=batch_size, seed=seed)
-    raise ValueError(f"data must be one of {DATASETS}, got {data!r}")
+    layouts = (256, 64) if limit is None else (max(1, limit // 4),) * 2
+    return cross_window_loaders(*layouts, batch_size=batch_size, seed=seed)
 
 
 def main(argv: Sequence[str] | None = None) -> History:
@@ -257,23 +253,32 @@ def main(argv: Sequence[str] | None = None) -> History:
     )
     parser.add_argument("--data", choices=DATASETS, default="digits")
     parser.add_argument("--model", choices=MODELS, default="tiny")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--batch", type=int, default=32, help="batch size")
+    parser.add_argument("--epochs", type=positive_int("epochs"), default=10)
+    parser.add_argument("--lr", type=positive_number("lr"), default=3e-3)
+    parser.add_argument("--batch", type=positive_int("batch"), default=32, help="batch size")
     parser.add_argument(
-        "--device", default=None, help="cpu, cuda, mps (default: the fastest available)"
+        "--device",
+        type=argument_type(parse_device),
+        default="auto",
+        help="auto, cpu, gpu, cuda, cuda:N or mps (default: auto, the fastest available)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=number("seed", int, check_int, minimum=0), default=0)
     parser.add_argument(
-        "--limit", type=int, default=None, help="use at most this many samples per split"
+        "--limit",
+        type=positive_int("limit"),
+        default=None,
+        help="use at most this many samples per split",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
-        "--save", default=None, help="write the trained weights (state dict) to this file"
+        "--save",
+        type=file_to_write("save"),
+        default=None,
+        help="write the trained weights (state dict) to this file (checked before training)",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # every option is checked here, before any work
 
-    device = torch.device(args.device) if args.device else default_device()
+    device = args.device
     torch.manual_seed(args.seed)
     model = build_model(args.model, args.data)
     train_loader, test_loader = build_loaders(args.data, args.batch, args.seed, args.limit)
@@ -289,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> History:
     )
     for i, epoch in enumerate(history.epoch):
         print(
-            f"epoch {epoch:>3}  train loss {history.train_loss[i]:.4f}  acc {history.train_accuracy[i]:.3f}  "
+            f"epoch {epoch:>3}  "
+            f"train loss {history.train_loss[i]:.4f}  acc {history.train_accuracy[i]:.3f}  "
             f"test loss {history.val_loss[i]:.4f}  acc {history.val_accuracy[i]:.3f}  "
             f"{history.seconds[i]:.1f} s"
         )
@@ -298,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> History:
             {"data": args.data, "model": args.model, "device": str(device), **history.as_dict()}
         )
     )
-    if args.save:
+    if args.save is not None:
         torch.save(model.state_dict(), args.save)
     return history
 

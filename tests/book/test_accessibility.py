@@ -126,7 +126,7 @@ def test_viz_palettes_are_colour_blind_safe():
     # Query, visible key and other token differ in lightness too, so that they
     # stay apart for any colour vision and in a greyscale print.
     levels = sorted(_lightness(c) for c in (viz.HIDDEN, viz.VISIBLE, viz.QUERY))
-    assert min(b - a for a, b in zip(levels, levels[1:])) > 12, levels
+    assert min(b - a for a, b in zip(levels, levels[1:], strict=False)) > 12, levels
 
 
 def test_viz_default_colour_map_is_perceptually_uniform():

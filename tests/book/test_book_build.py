@@ -24,7 +24,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("jupyter_book") is None,
-        reason="jupyter-book is not installed in this environment (pip install -r requirements.txt)",
+        reason="jupyter-book is not installed in this environment "
+        "(pip install -r requirements.txt)",
     ),
 ]
 

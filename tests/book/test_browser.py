@@ -67,7 +67,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("jupyter_book") is None,
-        reason="jupyter-book is not installed in this environment (pip install -r requirements.txt)",
+        reason="jupyter-book is not installed in this environment "
+        "(pip install -r requirements.txt)",
     ),
 ]
 
@@ -106,7 +107,9 @@ def _expected_launch_links(page: str) -> dict[str, str]:
     path = f"{prefix}/{page}.ipynb" if prefix else f"{page}.ipynb"
     launch = CONFIG["launch_buttons"]
     return {
-        "colab": f"{launch['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repo['branch']}/{path}",
+        "colab": (
+            f"{launch['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repo['branch']}/{path}"
+        ),
         "binder": f"{launch['binderhub_url'].rstrip('/')}/v2/gh/{owner_repo}/{repo['branch']}"
         f"?urlpath=tree/{path}",
     }
@@ -291,7 +294,8 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     # and figures not shrunk below a readable size.
     _wait(driver, "[...document.images].every(i => i.complete)")
     images = driver.execute_script(
-        "return [...document.images].map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt'),"
+        "return [...document.images].map(i => ({src: i.getAttribute('src'), "
+        "alt: i.getAttribute('alt'),"
         " natural: i.naturalWidth, shown: i.getBoundingClientRect().width,"
         " figure: !!i.closest('.cell_output, figure')}))"
     )
@@ -309,7 +313,8 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
             and image["shown"] / image["natural"] < MIN_FIGURE_SCALE
         ):
             problems.append(
-                f"figure {image['src']} is shown at {image['shown']:.0f} of its {image['natural']} px "
+                f"figure {image['src']} is shown at {image['shown']:.0f} "
+                f"of its {image['natural']} px "
                 f"(< {MIN_FIGURE_SCALE:.0%}): its text is too small to read; draw it narrower "
                 "or give its cell the `full-width` tag"
             )
@@ -343,13 +348,14 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     # visibility: hidden; `checkVisibility` with these options sees all three.)
     shown = (
         "[...document.querySelectorAll('div.solution')].map(s => [...s.children]"
-        ".filter(c => !c.classList.contains('admonition-title')).every(c => c.getBoundingClientRect().height > 0"
+        ".filter(c => !c.classList.contains('admonition-title'))"
+        ".every(c => c.getBoundingClientRect().height > 0"
         " && c.checkVisibility({opacityProperty: true, visibilityProperty: true})))"
     )
     before = driver.execute_script(f"return {shown}")
     titles = driver.find_elements(By.CSS_SELECTOR, "div.solution > .admonition-title")
     assert len(titles) == len(before), "a solution without a title"
-    for index, (title, visible) in enumerate(zip(titles, before)):
+    for index, (title, visible) in enumerate(zip(titles, before, strict=True)):
         if visible:
             problems.append(f"solution {index + 1} of the page is not collapsed")
             continue
@@ -363,7 +369,8 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
         if not visible
     ]
     if before and not driver.execute_script(
-        "return [...document.querySelectorAll('div.solution')].every(s => s.textContent.trim().length > 40)"
+        "return [...document.querySelectorAll('div.solution')]"
+        ".every(s => s.textContent.trim().length > 40)"
     ):
         problems.append("a solution is (nearly) empty")
 
@@ -437,7 +444,8 @@ def test_search_finds_a_term(browser, site, edition):
             "(document.querySelector('#search-results p.search-summary') || {}).textContent",
         )
         found[term] = browser.execute_script(
-            "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)"
+            "return [...document.querySelectorAll('#search-results ul.search li a')]"
+            ".map(a => a.href)"
         )
     assert len(found["window"]) >= 3, found["window"]
     targets = {urlsplit(link).path.lstrip("/") for link in found["window"]}

@@ -77,5 +77,6 @@ def test_first_code_cell_is_the_install_cell(notebook):
         f"{notebook.name}: the first code cell must install the package on Colab only"
     )
     assert f'REPO_URL = "{REPO_URL}"' in source, (
-        f"{notebook.name}: the install cell's REPO_URL must be {REPO_URL} (repository.url in _config.yml)"
+        f"{notebook.name}: the install cell's REPO_URL must be {REPO_URL} "
+        "(repository.url in _config.yml)"
     )

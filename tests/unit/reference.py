@@ -1,8 +1,9 @@
 """Independent references, written from token coordinates.
 
 Nothing here calls the package's windowing helpers: the masks come from where
-each token sits before and after the cyclic roll, so a bug in the package's
-partition, region labels or mask cannot hide in its own reference.
+each token sits before and after the cyclic roll (the fp64 pair rules of
+:mod:`swin_tutorial.perf.references`), so a bug in the package's partition,
+region labels or mask cannot hide in its own reference.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from swin_tutorial.perf import window_pairs
 
 
 def effective_axis(length: int, window: int, shift: int) -> tuple[int, int]:
@@ -23,21 +26,13 @@ def coordinate_mask(
 ) -> torch.Tensor:
     """Which token may attend which on an ``Hp x Wp`` (padded) map: bool ``(Hp*Wp, Hp*Wp)``.
 
-    Token ``(i, j)`` sits at ``((i - sh) mod Hp, (j - sw) mod Wp)`` after the roll.
-    Query and key may attend each other iff they fall in the same window of the
-    rolled map *and* no wrap-around separates them, i.e. their offset is the
-    same before and after the roll on both axes.
+    The package's fp64 pair rule (:func:`swin_tutorial.perf.window_pairs`), which
+    is written from coordinates only and checked against a loop over each
+    axis's segments in ``test_bench_suites.py``.
     """
-    i, j = torch.meshgrid(torch.arange(Hp), torch.arange(Wp), indexing="ij")
-    i, j = i.flatten(), j.flatten()
-    ri, rj = (i - shift[0]) % Hp, (j - shift[1]) % Wp
-    same_window = (ri[:, None] // window[0] == ri[None, :] // window[0]) & (
-        rj[:, None] // window[1] == rj[None, :] // window[1]
-    )
-    no_wrap = ((i[:, None] - i[None, :]) == (ri[:, None] - ri[None, :])) & (
-        (j[:, None] - j[None, :]) == (rj[:, None] - rj[None, :])
-    )
-    return same_window & no_wrap
+    tokens = torch.arange(Hp * Wp)
+    allowed, _ = window_pairs(Hp, Wp, window, shift)(tokens, tokens)
+    return allowed
 
 
 def coordinate_bias(
@@ -141,7 +136,8 @@ def rolled_window_tokens(
 def window_bias(
     table: torch.Tensor, window: tuple[int, int], table_window: tuple[int, int]
 ) -> torch.Tensor:
-    """Bias ``(heads, N, N)`` of a ``window`` read by offsets from a table made for ``table_window``."""
+    """Bias ``(heads, N, N)`` of a ``window``, read by offsets from a table made for
+    ``table_window``."""
     return coordinate_bias(window[0], window[1], table, table_window)
 
 

@@ -169,3 +169,16 @@ def test_drop_path_and_dropout_are_identity_in_eval_and_random_in_training():
     assert torch.equal(block(x), block(x))
     block.train()
     assert not torch.equal(block(x), block(x))
+
+
+def test_gather_relative_position_bias_checks_its_inputs():
+    from swin_tutorial.position import gather_relative_position_bias
+
+    table, index = torch.randn(9, 2), st.relative_position_index(2)
+    assert gather_relative_position_bias(table, index).shape == (2, 4, 4)
+    with pytest.raises(ValueError, match="table must have rank 2"):
+        gather_relative_position_bias(table[:, 0], index)
+    with pytest.raises(TypeError, match="index must be a long tensor"):
+        gather_relative_position_bias(table, index.float())
+    with pytest.raises(ValueError, match="index must be square"):
+        gather_relative_position_bias(table, index[:3])

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 
-from swin_tutorial import bench
-from swin_tutorial.bench import StorageCounter, peak_memory_bytes, time_callable
+from swin_tutorial import perf
+from swin_tutorial.perf import StorageCounter, peak_memory_bytes, time_callable
 
 MB4 = 1000 * 1000 * 4  # bytes of a (1000, 1000) float32 tensor
 
@@ -162,60 +162,60 @@ def test_cuda_timing_and_memory():
 
 
 def test_dtype_names_and_tolerances():
-    assert bench.dtype_from_name("fp32") is torch.float32
-    assert bench.dtype_from_name("bf16") is torch.bfloat16
-    assert bench.dtype_name(torch.bfloat16) == "bf16"
-    assert bench.tolerance(torch.float32) == 1e-5
-    assert bench.tolerance(torch.bfloat16) == 1e-2
+    assert perf.dtype_from_name("fp32") is torch.float32
+    assert perf.dtype_from_name("bf16") is torch.bfloat16
+    assert perf.dtype_name(torch.bfloat16) == "bf16"
+    assert perf.tolerance(torch.float32) == 1e-5
+    assert perf.tolerance(torch.bfloat16) == 1e-2
     with pytest.raises(ValueError, match=r"dtype must be one of .*'fp16'"):
-        bench.dtype_from_name("fp16")
+        perf.dtype_from_name("fp16")
     with pytest.raises(ValueError, match="dtype must be one of"):
-        bench.tolerance(torch.float16)
+        perf.tolerance(torch.float16)
     with pytest.raises(ValueError, match="dtype must be one of"):
-        bench.dtype_name(torch.float64)
+        perf.dtype_name(torch.float64)
 
 
 def test_precision_switches_autocast_on_and_off():
     x = torch.randn(8, 8)
-    with bench.precision("cpu", torch.bfloat16):
+    with perf.Precision("cpu", torch.bfloat16):
         assert torch.is_autocast_enabled("cpu")
         assert (x @ x).dtype == torch.bfloat16
-        with bench.precision("cpu", torch.float32):  # float32 even inside autocast
+        with perf.Precision("cpu", torch.float32):  # float32 even inside autocast
             assert (x @ x).dtype == torch.float32
     assert not torch.is_autocast_enabled("cpu")
     with pytest.raises(ValueError, match="dtype"):
-        bench.precision("cpu", torch.float16)
+        perf.Precision("cpu", torch.float16)
 
 
 def test_relative_error_values():
     expected = torch.randn(50, dtype=torch.float64)
-    assert bench.relative_error(expected * 1.01, expected) == pytest.approx(0.01)
-    assert bench.relative_error(expected.float(), expected) < 1e-7
-    assert bench.relative_error(torch.full((50,), float("nan")), expected) == math.inf
-    assert bench.relative_error(torch.zeros(3), torch.zeros(3)) == 0.0
-    assert bench.relative_error(torch.ones(3), torch.zeros(3)) == math.inf
+    assert perf.relative_error(expected * 1.01, expected) == pytest.approx(0.01)
+    assert perf.relative_error(expected.float(), expected) < 1e-7
+    assert perf.relative_error(torch.full((50,), float("nan")), expected) == math.inf
+    assert perf.relative_error(torch.zeros(3), torch.zeros(3)) == 0.0
+    assert perf.relative_error(torch.ones(3), torch.zeros(3)) == math.inf
 
 
 def test_relative_error_rejects_bad_input():
     with pytest.raises(ValueError, match=r"same shape, got \(3,\) and \(4,\)"):
-        bench.relative_error(torch.zeros(3), torch.zeros(4))
+        perf.relative_error(torch.zeros(3), torch.zeros(4))
     with pytest.raises(TypeError, match="actual must be a torch.Tensor"):
-        bench.relative_error([1.0], torch.zeros(1))
+        perf.relative_error([1.0], torch.zeros(1))
 
 
 def test_check_passes_below_tolerance_only():
     expected = torch.randn(100, dtype=torch.float64)
-    assert bench.check_close(expected.float(), expected, torch.float32).passed
-    assert not bench.check_close(expected * (1 + 2e-5), expected, torch.float32).passed
-    assert bench.check_close(expected * (1 + 2e-5), expected, torch.bfloat16).passed
-    assert not bench.check_close(expected.bfloat16() * 1.02, expected, torch.bfloat16).passed
-    assert not bench.Check(math.inf, 1.0).passed
+    assert perf.check_close(expected.float(), expected, torch.float32).passed
+    assert not perf.check_close(expected * (1 + 2e-5), expected, torch.float32).passed
+    assert perf.check_close(expected * (1 + 2e-5), expected, torch.bfloat16).passed
+    assert not perf.check_close(expected.bfloat16() * 1.02, expected, torch.bfloat16).passed
+    assert not perf.Check(math.inf, 1.0).passed
 
 
 def test_measured_row_times_a_checked_variant():
     x = torch.randn(64, 64)
-    row = bench.measured_row(
-        {"variant": "mm"}, bench.Check(1e-7, 1e-5), torch.mm, x, x, min_run_time=0.01
+    row = perf.measured_row(
+        {"variant": "mm"}, perf.Check(1e-7, 1e-5), torch.mm, x, x, min_run_time=0.01
     )
     assert row["status"] == "ok" and row["check_passed"] is True
     assert row["seconds"] > 0
@@ -229,28 +229,28 @@ def test_measured_row_refuses_a_variant_that_failed_its_check():
     def fn():
         calls.append(1)
 
-    good, bad = bench.Check(1e-7, 1e-5), bench.Check(3e-2, 1e-2)
-    row = bench.measured_row({"variant": "wrong"}, [good, bad], fn, min_run_time=0.01)
+    good, bad = perf.Check(1e-7, 1e-5), perf.Check(3e-2, 1e-2)
+    row = perf.measured_row({"variant": "wrong"}, [good, bad], fn, min_run_time=0.01)
     assert calls == []  # never timed
     assert row["seconds"] is None and row["peak_mb"] is None
     assert row["check_passed"] is False
     assert row["check_error"] == 3e-2 and row["tolerance"] == 1e-2  # the worst check is reported
     assert row["status"].startswith("refused: failed the fp64 check")
     with pytest.raises(TypeError, match="check must be a Check"):
-        bench.measured_row({}, 0.5, fn)
+        perf.measured_row({}, 0.5, fn)
     with pytest.raises(TypeError, match="check must be a Check"):
-        bench.measured_row({}, [], fn)
+        perf.measured_row({}, [], fn)
 
 
 def test_skipped_row():
-    row = bench.skipped_row({"variant": "flex"}, "no GPU")
+    row = perf.skipped_row({"variant": "flex"}, "no GPU")
     assert (
         row["status"] == "skipped: no GPU"
         and row["seconds"] is None
         and row["check_passed"] is None
     )
     with pytest.raises(ValueError, match="reason must be a non-empty string"):
-        bench.skipped_row({}, "")
+        perf.skipped_row({}, "")
 
 
 @settings(max_examples=25, deadline=None)
@@ -261,16 +261,16 @@ def test_skipped_row():
 )
 def test_fit_exponent_recovers_a_power_law(exponent, scale, sizes):
     values = [scale * s**exponent for s in sizes]
-    assert bench.fit_exponent(sizes, values) == pytest.approx(exponent, abs=1e-6)
+    assert perf.fit_exponent(sizes, values) == pytest.approx(exponent, abs=1e-6)
 
 
 def test_fit_exponent_rejects_bad_input():
     with pytest.raises(ValueError, match="same length"):
-        bench.fit_exponent([1, 2], [1.0])
+        perf.fit_exponent([1, 2], [1.0])
     with pytest.raises(ValueError, match="two different sizes"):
-        bench.fit_exponent([4, 4], [1.0, 2.0])
+        perf.fit_exponent([4, 4], [1.0, 2.0])
     with pytest.raises(ValueError, match="values must be positive"):
-        bench.fit_exponent([1, 2], [1.0, 0.0])
+        perf.fit_exponent([1, 2], [1.0, 0.0])
 
 
 def test_growth_exponents_fit_each_variant():
@@ -297,7 +297,7 @@ def test_growth_exponents_fit_each_variant():
             "status": "skipped: y",
         }
     )
-    fits = {row["variant"]: row for row in bench.growth_exponents(rows)}
+    fits = {row["variant"]: row for row in perf.growth_exponents(rows)}
     assert fits["quadratic"]["time_exponent"] == pytest.approx(2)
     assert fits["linear"]["time_exponent"] == pytest.approx(1)  # the refused row is left out
     assert fits["linear"]["memory_exponent"] == pytest.approx(1)
@@ -311,7 +311,7 @@ def test_format_table_shows_every_row_and_column():
         {"variant": "a", "seconds": 0.00123456, "ok": True},
         {"variant": "bbbb", "seconds": None},
     ]
-    text = bench.format_table(rows, ["variant", "seconds", "ok"], {"seconds": ".2e"}, title="T")
+    text = perf.format_table(rows, ["variant", "seconds", "ok"], {"seconds": ".2e"}, title="T")
     lines = text.splitlines()
     assert lines[0] == "T"
     assert lines[1].split() == ["variant", "seconds", "ok"]
@@ -319,7 +319,7 @@ def test_format_table_shows_every_row_and_column():
     assert lines[4].split() == ["bbbb", "-", "-"]
     assert lines[1].index("seconds") == lines[3].index("1.23e-03") == lines[4].index("-")  # aligned
     with pytest.raises(ValueError, match="columns must be a non-empty sequence"):
-        bench.format_table(rows, "variant")
+        perf.format_table(rows, "variant")
 
 
 def test_csv_round_trip(tmp_path):
@@ -328,8 +328,8 @@ def test_csv_round_trip(tmp_path):
         {"variant": "b", "side": 28, "seconds": None, "check_passed": None, "extra": "x"},
     ]
     path = tmp_path / "sub" / "out.csv"
-    bench.write_csv(rows, path)
-    back = bench.read_csv(path)
+    perf.write_csv(rows, path)
+    back = perf.read_csv(path)
     assert back[0] == {**rows[0], "extra": None}
     assert back[1] == {**rows[1], "peak_mb": None}
     with path.open() as handle:
@@ -342,11 +342,11 @@ def test_csv_round_trip(tmp_path):
             "extra",
         ]
     with pytest.raises(ValueError, match="rows must not be empty"):
-        bench.write_csv([], path)
+        perf.write_csv([], path)
 
 
 def test_run_info_says_where_and_when():
-    info = bench.run_info("cpu")
+    info = perf.run_info("cpu")
     assert info["device"] == "cpu" and info["torch"] == torch.__version__
     assert {"device_name", "timm", "torchvision", "threads", "date"} <= set(info)
     assert info["date"].endswith("Z")
@@ -357,8 +357,8 @@ def test_operator_counts():
         y = (x + 1).t().contiguous()  # add, t (a view), clone (contiguous copies)
         return y.roll(1, 0)
 
-    counts = bench.operator_counts(fn, torch.zeros(3, 4))
+    counts = perf.operator_counts(fn, torch.zeros(3, 4))
     assert counts == {"add": 1, "t": 1, "clone": 1, "roll": 1}
-    assert {"clone", "roll"} <= bench.COPY_OPERATORS and "add" not in bench.COPY_OPERATORS
+    assert {"clone", "roll"} <= perf.COPY_OPERATORS and "add" not in perf.COPY_OPERATORS
     with pytest.raises(TypeError, match="fn must be callable"):
-        bench.operator_counts(None)
+        perf.operator_counts(None)

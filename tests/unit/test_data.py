@@ -21,6 +21,7 @@ from swin_tutorial.data import (
     DIFFERENT,
     QUADRUPLE_COLOURS,
     SAME,
+    CrossWindowDataset,
     cross_window_dataset,
     cross_window_loaders,
     digits_loaders,
@@ -47,13 +48,13 @@ def test_digits_at_size_8_are_sklearns_images_split_without_loss_or_overlap():
     raw = sklearn_datasets.load_digits()
     reference = Counter(
         (tuple((torch.tensor(img, dtype=torch.float32) / 16).flatten().tolist()), int(t))
-        for img, t in zip(raw.images, raw.target)
+        for img, t in zip(raw.images, raw.target, strict=True)
     )
     train, test = load_digits(size=8, seed=3)
     ours = Counter(
         (tuple(img.flatten().tolist()), int(t))
         for split in (train, test)
-        for img, t in zip(*split.tensors)
+        for img, t in zip(*split.tensors, strict=True)
     )
     assert ours == reference  # every image once, with its label: nothing lost, repeated or invented
 
@@ -106,8 +107,12 @@ def test_loader_order_is_fixed_by_its_seed():
         (dict(size=2.5), "size"),
         (dict(test_fraction=1.0), "test_fraction"),
         (dict(test_fraction=0), "test_fraction"),
-        (dict(seed=-1), "seed"),
-        (dict(limit=0), "limit"),
+        (dict(test_fraction=float("nan")), "test_fraction=nan"),
+        (dict(test_fraction="0.2"), "test_fraction"),
+        (dict(seed=-1), "seed=-1"),
+        (dict(seed=True), "seed"),
+        (dict(limit=0), "limit=0"),
+        (dict(limit=2.0), "limit"),
     ],
 )
 def test_digits_bad_arguments(kwargs, match):
@@ -115,10 +120,20 @@ def test_digits_bad_arguments(kwargs, match):
         load_digits(**kwargs)
 
 
-def test_make_loader_bad_batch_size():
-    dataset = torch.utils.data.TensorDataset(torch.zeros(4))
-    with pytest.raises(ValueError, match="batch_size"):
-        make_loader(dataset, 0, shuffle=False)
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(batch_size=0), ValueError, "batch_size=0"),
+        (dict(batch_size=2.0), TypeError, "batch_size"),
+        (dict(shuffle="yes"), TypeError, "shuffle"),
+        (dict(seed=-2), ValueError, "seed=-2"),
+        (dict(dataset=[1, 2, 3]), TypeError, "dataset"),
+    ],
+)
+def test_make_loader_bad_arguments(kwargs, error, match):
+    arguments = dict(dataset=torch.utils.data.TensorDataset(torch.zeros(4)), batch_size=2)
+    with pytest.raises(error, match=match):
+        make_loader(**(arguments | dict(shuffle=False) | kwargs))
 
 
 # --------------------------------------------------------------------------- cross-window task
@@ -192,14 +207,14 @@ def test_images_hold_exactly_the_two_squares_on_a_shared_background(layouts, see
 
 @pytest.mark.parametrize("geometry", GEOMETRIES[:2], ids=["16-2-4", "24-2-4"])
 def test_no_single_window_says_anything_about_the_label(geometry):
-    """For every regular window and every content it takes, 'same' and 'different' are equally frequent."""
+    """Whatever a regular window shows comes as often with 'same' as with 'different'."""
     data = cross_window_dataset(40, seed=5, **geometry)
     side = data.window_size * data.patch_size  # pixels per window side
     S = data.images.shape[-1]
     for top in range(0, S, side):
         for left in range(0, S, side):
             counts: dict[bytes, int] = {}
-            for image, label in zip(data.images[:, 0], data.labels):
+            for image, label in zip(data.images[:, 0], data.labels, strict=True):
                 key = image[top : top + side, left : left + side].numpy().tobytes()
                 counts[key] = counts.get(key, 0) + (1 if label == SAME else -1)
             assert all(balance == 0 for balance in counts.values()), (top, left)
@@ -207,7 +222,8 @@ def test_no_single_window_says_anything_about_the_label(geometry):
 
 
 def test_chapter_geometry_squares_touch_the_centre():
-    """16x16 pixels, 8x8 tokens, four 4x4 windows: 4x4-pixel squares around the centre, all 12 ordered pairs."""
+    """16x16 pixels, 8x8 tokens, four 4x4 windows: 4x4-pixel squares around the centre,
+    all 12 ordered pairs."""
     data = cross_window_dataset(300, seed=0)
     boxes = data.boxes[::4]  # (L, 2, 4)
     assert set(map(tuple, boxes.reshape(-1, 4).tolist())) == {
@@ -245,11 +261,56 @@ def test_cross_window_loaders_train_and_test_differ():
         (dict(window_size=1), "window_size"),
         (dict(image_size=24, window_size=5), "window_size"),  # 12 tokens: not a multiple of 5
         (dict(image_size=8, window_size=4), "at least 2 windows"),  # 4 tokens: one window
-        (dict(noise=-0.1), "noise"),
-        (dict(seed=-3), "seed"),
+        (dict(window_size=2.0), "window_size"),
+        (dict(noise=-0.1), "noise=-0.1"),
+        (dict(noise=float("nan")), "noise=nan"),
+        (dict(seed=-3), "seed=-3"),
+        (dict(seed=1.5), "seed"),
     ],
 )
 def test_cross_window_bad_arguments(kwargs, match):
     arguments = dict(layouts=2) | kwargs
     with pytest.raises((ValueError, TypeError), match=match):
         cross_window_dataset(**arguments)
+
+
+def test_cross_window_loaders_bad_seed():
+    with pytest.raises(ValueError, match="seed=-1"):
+        cross_window_loaders(2, 2, seed=-1)
+
+
+def _parts(layouts: int = 2) -> dict:
+    data = cross_window_dataset(layouts)
+    return dict(
+        images=data.images,
+        labels=data.labels,
+        boxes=data.boxes,
+        colours=data.colours,
+        patch_size=data.patch_size,
+        window_size=data.window_size,
+    )
+
+
+def test_cross_window_dataset_constructor_takes_what_the_drawing_makes():
+    rebuilt = CrossWindowDataset(**_parts())
+    assert len(rebuilt) == 8
+    assert torch.equal(rebuilt.token_masks(), cross_window_dataset(2).token_masks())
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda p: dict(images=p["images"][:, 0]), ValueError, "images"),
+        (lambda p: dict(images=p["images"].long()), TypeError, "images"),
+        (lambda p: dict(labels=p["labels"][:-1]), ValueError, "labels"),
+        (lambda p: dict(labels=p["labels"].float()), TypeError, "labels"),
+        (lambda p: dict(boxes=p["boxes"].tolist()), TypeError, "boxes"),
+        (lambda p: dict(colours=p["colours"][:, :1]), ValueError, "colours"),
+        (lambda p: dict(patch_size=3), ValueError, "patch_size"),
+        (lambda p: dict(window_size=1), ValueError, "window_size"),
+    ],
+)
+def test_cross_window_dataset_constructor_checks_its_parts(change, error, match):
+    parts = _parts()
+    with pytest.raises(error, match=match):
+        CrossWindowDataset(**(parts | change(parts)))

@@ -7,11 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 
+from swin_tutorial.complexity import count_macs
 from swin_tutorial.decoder import SlidingWindowBlock, SlidingWindowDecoder, rotary_embedding
 
 
 def _rotate_complex(x, positions, base=10000.0):
-    """RoPE through complex numbers: channel i (real) and i + d/2 (imaginary) times e^{i m theta_i}."""
+    """RoPE via complex numbers: channel i (real) and i + d/2 (imaginary) times e^{i m theta_i}."""
     half = x.shape[-1] // 2
     z = torch.complex(x[..., :half], x[..., half:])
     theta = torch.tensor([base ** (-i / half) for i in range(half)], dtype=torch.float64)
@@ -119,6 +120,17 @@ def test_backends_give_the_same_logits(backend):
         assert torch.allclose(other(tokens), reference(tokens), atol=1e-10)
 
 
+@pytest.mark.parametrize("L, auto_runs", [(2896, "dense"), (2897, "blocked")])
+def test_auto_backend_is_dense_only_below_the_threshold(L, auto_runs):
+    # one sequence, 2 heads: 2 * L ** 2 <= 2 ** 24 up to L = 2896
+    tokens = torch.randint(0, 23, (1, L), generator=torch.Generator().manual_seed(4))
+    macs = {
+        backend: count_macs(_model(8, layers=1, backend=backend).float(), tokens)
+        for backend in ("auto", "dense", "blocked")
+    }
+    assert macs["auto"] == macs[auto_runs] and macs["dense"] > 2 * macs["blocked"]
+
+
 @pytest.mark.parametrize("cache", ["rolling", "full"])
 def test_generate_is_greedy_decoding_of_forward(cache):
     model = _model(3, layers=2)
@@ -198,7 +210,27 @@ def test_token_depends_only_on_its_receptive_field():
         (
             lambda: _model(3).generate(torch.zeros(1, 0, dtype=torch.long), 2),
             ValueError,
-            "at least one token",
+            r"prompt must hold at least one token .*got shape \(1, 0\)",
+        ),
+        (
+            lambda: _model(3)(torch.zeros(2, 0, dtype=torch.long)),
+            ValueError,
+            r"tokens must hold at least one token .*\(B, L\), got shape \(2, 0\)",
+        ),
+        (
+            lambda: _model(3)(torch.zeros(0, 5, dtype=torch.long)),
+            ValueError,
+            r"tokens must hold at least one token .*got shape \(0, 5\)",
+        ),
+        (
+            lambda: _model(3).step(torch.zeros(0, dtype=torch.long), _model(3).new_caches()),
+            ValueError,
+            r"tokens must hold at least one token .*\(B,\), got shape \(0,\)",
+        ),
+        (
+            lambda: _model(3).generate(torch.zeros(1, 2, dtype=torch.long), 1.5),
+            TypeError,
+            "new_tokens must be an int, got new_tokens=1.5",
         ),
         (
             lambda: rotary_embedding(torch.randn(1, 1, 4, 5), torch.arange(4)),

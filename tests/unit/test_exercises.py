@@ -7,7 +7,7 @@ import torch
 from reference import brute_neighborhood, brute_sliding
 
 import swin_tutorial as st
-from swin_tutorial import exercises as ex
+from swin_tutorial import coursework as ex
 from swin_tutorial.attention import window_attention
 from swin_tutorial.complexity import attention_flops
 
@@ -63,7 +63,7 @@ def _attention_mask_interleaved(q, k, v, bias, mask):
 
 
 def _neighborhood(q, k, v, kernel, dilation):
-    return st.neighborhood.neighborhood_attention_2d(q, k, v, kernel, dilation)
+    return st.neighborhood_attention_2d(q, k, v, kernel, dilation)
 
 
 def _neighborhood_from_coordinates(q, k, v, kernel, dilation):
@@ -90,7 +90,7 @@ def _neighborhood_unscaled(q, k, v, kernel, dilation):
 
 
 def _sliding(q, k, v, window, causal):
-    return st.neighborhood.sliding_window_attention_1d(q, k, v, window, causal)
+    return st.sliding_window_attention_1d(q, k, v, window, causal)
 
 
 def _sliding_band(q, k, v, allowed_offsets):
@@ -232,3 +232,22 @@ def test_results_reach_the_grader_log(tmp_path, monkeypatch):
         ("check_shift_mask", False),
     ]
     assert lines[1]["score"] < 1.0 and "inverted" in lines[1]["message"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"trials": 0}, ValueError, "trials must be a positive int, got trials=0"),
+        ({"trials": 2.5}, TypeError, "trials must be an int"),
+        ({"seed": "0"}, TypeError, "seed must be an int"),
+        ({"verbose": "yes"}, TypeError, "verbose must be True or False"),
+    ],
+)
+def test_checker_arguments_are_checked_by_name(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ex.check_window_partition(st.window_partition, **kwargs)
+
+
+def test_checker_needs_a_function():
+    with pytest.raises(TypeError, match="fn must be your function"):
+        ex.check_shift_mask(None, seed=0)

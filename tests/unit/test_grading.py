@@ -7,9 +7,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from swin_tutorial.grading import NotebookGrade, format_grades, grade_folder
+from swin_tutorial.coursework.grading import NotebookGrade, format_grades, grade_folder
 
-IMPORTS = "from swin_tutorial import exercises as ex"
+IMPORTS = "from swin_tutorial import coursework as ex"
 CORRECT = """
 def my_partition(x, m):
     B, H, W, C = x.shape
@@ -84,7 +84,7 @@ def test_table_has_a_row_per_notebook(grades):
 def test_command_line_prints_the_table(tmp_path):
     _write(tmp_path, "only.ipynb", IMPORTS, CORRECT, CHECK)
     result = subprocess.run(
-        [sys.executable, "-m", "swin_tutorial.exercises", "grade", str(tmp_path), "--no-progress"],
+        [sys.executable, "-m", "swin_tutorial.coursework", "grade", str(tmp_path), "--no-progress"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -104,10 +104,24 @@ def test_bad_arguments(folder, timeout, message):
 
 def test_command_line_rejects_a_missing_folder():
     result = subprocess.run(
-        [sys.executable, "-m", "swin_tutorial.exercises", "grade", "/nonexistent/folder"],
+        [sys.executable, "-m", "swin_tutorial.coursework", "grade", "/nonexistent/folder"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 2
     assert "folder must be a directory" in result.stderr
+
+
+def test_format_grades_is_one_aligned_row_per_grade():
+    grades = [
+        NotebookGrade("short.ipynb", 2, 1, 0.625, "ok"),
+        NotebookGrade("a_much_longer_name.ipynb", 0, 0, 0.0, "could not be read: ValueError"),
+    ]
+    lines = format_grades(grades).splitlines()
+    assert lines[0].split() == ["notebook", "checks", "passed", "score", "status"]
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].split() == ["short.ipynb", "1/2", "0.62", "ok"]
+    assert lines[3].split()[:3] == ["a_much_longer_name.ipynb", "0/0", "0.00"]
+    assert lines[3].endswith("could not be read: ValueError")
+    assert lines[2].index("1/2") == lines[3].index("0/0") == lines[0].index("checks")

@@ -19,7 +19,8 @@ def rf_interval(t: int, layers: int, n: int, window: int, shift: int) -> torch.T
     """Inputs reaching output ``t`` of an axis of ``n`` after ``layers`` blocks, regular first.
 
     ``L = 2r + 1``: ``[(j - r) M, (j + r + 1) M)`` with ``j = t // M``;
-    ``L = 2r``: ``[(j' - r + 1) M, (j' + r + 1) M)`` with ``j' = (t - s) // M``; clipped to ``[0, n)``.
+    ``L = 2r``: ``[(j' - r + 1) M, (j' + r + 1) M)`` with ``j' = (t - s) // M``;
+    clipped to ``[0, n)``.
     """
     r = layers // 2
     if layers % 2:

@@ -2,18 +2,27 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 from reference import coordinate_mask
 
+from swin_tutorial.complexity import attention_flops
 from swin_tutorial.neighborhood import neighborhood_mask
 from swin_tutorial.patterns import (
+    PatternCost,
     global_pattern,
+    halo_pattern,
     neighborhood_pattern,
+    overlapping_window_pattern,
+    pattern_cost,
     receptive_field,
+    receptive_field_sizes,
+    separable_factors,
     shifted_window_pattern,
     window_pattern,
 )
+from swin_tutorial.patterns import layers_to_cover as package_layers_to_cover
 
 small = settings(max_examples=40, deadline=None)
 
@@ -250,22 +259,7 @@ def test_receptive_field_errors():
         receptive_field([regular.float()], 0)
 
 
-# ================================================================= variants of the window (chapter 8)
-
-import torch.nn.functional as F  # noqa: E402
-
-from swin_tutorial.complexity import attention_flops  # noqa: E402
-from swin_tutorial.patterns import (  # noqa: E402
-    PatternCost,
-    halo_pattern,
-    overlapping_window_pattern,
-    pattern_cost,
-    receptive_field_sizes,
-    separable_factors,
-)
-from swin_tutorial.patterns import (
-    layers_to_cover as package_layers_to_cover,
-)
+# ============================================================ variants of the window (chapter 8)
 
 
 def brute_windows_1d(length, window, stride):
@@ -496,7 +490,8 @@ def test_halo_queries_of_a_block_share_their_keys(case):
 
 
 def test_halo_counts_real_keys_only():
-    # b = 4, h = 2 on 16 x 16: interior blocks see (4 + 4)^2 = 64 tokens, corner blocks (4 + 2)^2 = 36
+    # b = 4, h = 2 on 16 x 16: interior blocks see (4 + 4)^2 = 64 tokens,
+    # corner blocks (4 + 2)^2 = 36
     pattern = halo_pattern(16, 16, 4, 2)
     keys = pattern.sum(dim=1).reshape(16, 16)
     assert int(keys[0, 0]) == 36 and int(keys[5, 5]) == 64 and int(keys[0, 5]) == 6 * 8

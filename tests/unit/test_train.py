@@ -1,7 +1,8 @@
-"""The training loop: it learns, it is deterministic on CPU, it measures what it says; the CLI runs."""
+"""The training loop: it learns, is deterministic on CPU, measures what it says; the CLI runs."""
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+import swin_tutorial.train as train_module
 from swin_tutorial.data import make_loader
 from swin_tutorial.model import swin_single_resolution
 from swin_tutorial.train import History, Metrics, build_loaders, build_model, evaluate, fit
@@ -64,7 +66,7 @@ def test_history_has_one_entry_per_epoch_and_increasing_times():
     }
     assert all(len(values) == 3 for values in record.values())
     assert history.epoch == [1, 2, 3]
-    assert all(b > a for a, b in zip(history.seconds, history.seconds[1:]))
+    assert all(b > a for a, b in zip(history.seconds, history.seconds[1:], strict=False))
     assert all(0 <= a <= 1 for a in history.train_accuracy + history.val_accuracy)
     json.dumps(record)  # plain numbers
 
@@ -72,7 +74,7 @@ def test_history_has_one_entry_per_epoch_and_increasing_times():
 def test_validation_metrics_are_evaluate_after_the_epoch():
     model = _tiny_model()
     train, val = _loaders()
-    history = fit(model, train, val, epochs=2, lr=1e-3, progress=False)
+    history = fit(model, train, val, epochs=2, lr=1e-3, device="cpu", progress=False)
     final = evaluate(model, val)
     assert history.val_loss[-1] == pytest.approx(final.loss, rel=1e-6)
     assert history.val_accuracy[-1] == final.accuracy
@@ -86,7 +88,7 @@ def test_fit_is_deterministic_on_cpu():
         history = fit(model, train, val, epochs=2, lr=3e-3, progress=False, seed=3)
         runs.append((history.train_loss, history.val_loss, [p.clone() for p in model.parameters()]))
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][2], runs[1][2]))
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][2], runs[1][2], strict=True))
 
 
 def test_evaluate_equals_a_sample_by_sample_computation():
@@ -99,7 +101,7 @@ def test_evaluate_equals_a_sample_by_sample_computation():
     model.eval()
     losses, correct = [], 0
     with torch.no_grad():
-        for image, label in zip(*data.tensors):
+        for image, label in zip(*data.tensors, strict=True):
             logits = model(image[None])
             losses.append(F.cross_entropy(logits, label[None]).item())
             correct += int(logits.argmax() == label)
@@ -238,3 +240,159 @@ def test_cli_runs_a_one_epoch_job(data, model, tmp_path):
 def test_cli_rejects_unknown_choices():
     result = _run_cli("--data", "imagenet", "--epochs", "1")
     assert result.returncode != 0 and "--data" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(lr=float("inf")), ValueError, "lr=inf"),
+        (dict(lr=-1e-3), ValueError, "lr=-0.001"),
+        (dict(lr=True), TypeError, "lr"),
+        (dict(weight_decay=-0.1), ValueError, "weight_decay=-0.1"),
+        (dict(progress="no"), TypeError, "progress"),
+        (dict(seed=-1), ValueError, "seed=-1"),
+        (dict(seed=1.0), TypeError, "seed"),
+        (dict(device="tpu"), ValueError, "device='tpu'"),
+    ],
+)
+def test_fit_checks_every_argument_before_training(kwargs, error, match, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("fit started training")
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", no_training)
+    train, val = _loaders()
+    arguments = dict(epochs=1, lr=1e-3, progress=False) | kwargs
+    with pytest.raises(error, match=match):
+        fit(_tiny_model(), train, val, **arguments)
+
+
+def test_evaluate_and_build_loaders_check_their_arguments():
+    with pytest.raises(ValueError, match="device='nonsense'"):
+        evaluate(_tiny_model(), make_loader(_blobs(4), 2, False), device="nonsense")
+    with pytest.raises(ValueError, match="data"):
+        build_loaders("cifar", batch_size=4, seed=0)
+    for data in ("digits", "cross-window"):
+        with pytest.raises(ValueError, match="limit=0"):
+            build_loaders(data, batch_size=4, seed=0, limit=0)
+        with pytest.raises(TypeError, match="limit"):
+            build_loaders(data, batch_size=4, seed=0, limit=2.5)
+
+
+# --------------------------------------------------------------------------- CLI refusals
+
+
+@pytest.fixture
+def cli_without_work(monkeypatch):
+    """``main(argv)`` that fails the test if it builds data or trains: refusals must come first."""
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the command line went to work before refusing its arguments")
+
+    for name in ("build_model", "build_loaders", "fit"):
+        monkeypatch.setattr(train_module, name, no_work)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    return train_module.main
+
+
+def _refusal(main, capsys, *argv: str) -> str:
+    """Run ``main(argv)``; check it exits with status 2; return its one-line error."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in captured.err
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--epochs", "0", "epochs=0"),
+        ("--epochs", "-2", "epochs=-2"),
+        ("--epochs", "1.5", "epochs='1.5'"),
+        ("--epochs", "ten", "epochs='ten'"),
+        ("--batch", "0", "batch=0"),
+        ("--batch", "-8", "batch=-8"),
+        ("--limit", "0", "limit=0"),
+        ("--limit", "-1", "limit=-1"),
+        ("--lr", "0", "lr=0.0"),
+        ("--lr", "-0.01", "lr=-0.01"),
+        ("--lr", "nan", "lr=nan"),
+        ("--lr", "inf", "lr=inf"),
+        ("--lr", "fast", "lr='fast'"),
+        ("--seed", "-1", "seed=-1"),
+        ("--seed", "0.5", "seed='0.5'"),
+        ("--device", "cuda", "device='cuda'"),
+        ("--device", "cuda:0", "device='cuda:0'"),
+        ("--device", "gpu", "device='gpu'"),
+        ("--device", "mps", "device='mps'"),
+        ("--device", "toaster", "device='toaster'"),
+    ],
+)
+def test_cli_refuses_bad_values_in_one_line(cli_without_work, capsys, option, value, expected):
+    error = _refusal(cli_without_work, capsys, option, value)
+    assert f"argument {option}:" in error and expected in error
+
+
+def test_cli_device_refusal_says_what_is_available(cli_without_work, capsys):
+    error = _refusal(cli_without_work, capsys, "--device", "cuda")
+    assert "('auto', 'cpu')" in error and "torch.cuda.is_available() is False" in error
+
+
+def test_cli_refuses_a_save_path_it_could_not_write(cli_without_work, capsys, tmp_path):
+    missing = tmp_path / "no" / "such" / "folder" / "w.pt"
+    error = _refusal(cli_without_work, capsys, "--save", str(missing))
+    assert "argument --save:" in error and "no such folder" in error and str(missing) in error
+    error = _refusal(cli_without_work, capsys, "--save", str(tmp_path))
+    assert "argument --save:" in error and "a folder" in error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_an_unwritable_folder(cli_without_work, capsys, tmp_path, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: path != tmp_path and real_access(path, mode)
+    )
+    error = _refusal(cli_without_work, capsys, "--save", str(tmp_path / "w.pt"))
+    assert "argument --save:" in error and "permission denied" in error
+    assert not (tmp_path / "w.pt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_cli_refuses_a_read_only_folder(cli_without_work, capsys, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        error = _refusal(cli_without_work, capsys, "--save", str(folder / "w.pt"))
+    finally:
+        folder.chmod(0o700)
+    assert "permission denied" in error
+
+
+def test_cli_passes_checked_values_to_the_work(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_fit(model, train_loader, val_loader, epochs, lr, device, progress, seed):
+        seen.update(epochs=epochs, lr=lr, device=device, progress=progress, seed=seed)
+        return History()
+
+    monkeypatch.setattr(train_module, "fit", fake_fit)
+    monkeypatch.setattr(train_module, "build_loaders", lambda *args: (None, None))
+    argv = ["--epochs", "3", "--lr", "0.01", "--seed", "7", "--device", "cpu", "--no-progress"]
+    train_module.main([*argv, "--save", str(tmp_path / "w.pt")])
+    assert seen == dict(epochs=3, lr=0.01, device=torch.device("cpu"), progress=False, seed=7)
+    assert (tmp_path / "w.pt").exists()
+
+
+def test_cli_refusal_from_a_shell_is_quick_and_writes_nothing(tmp_path):
+    weights = tmp_path / "missing" / "w.pt"
+    result = _run_cli("--epochs", "1", "--limit", "16", "--save", str(weights))
+    assert result.returncode == 2 and result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("python -m swin_tutorial.train: error: argument --save: ")
+    assert "save must be in an existing folder" in last
+    assert not weights.parent.exists()

@@ -164,3 +164,10 @@ def test_interactive_principle_without_ipywidgets_says_what_to_install(monkeypat
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         viz.interactive_principle()
+
+
+def test_patterns_are_checked_by_the_patterns_module():
+    with pytest.raises(TypeError, match=r"patterns\['w'\] must be a bool"):
+        viz.plot_visible_keys(8, 8, 0, {"w": window_pattern(8, 8, 4).long()})
+    with pytest.raises(TypeError, match=r"layer_patterns\[1\] must be a bool"):
+        viz.plot_receptive_field_growth(8, 8, 0, [window_pattern(8, 8, 4), "shifted"], [2])

@@ -1,4 +1,4 @@
-"""Plots of trained models (chapter 12): learning curves, attention maps, effective receptive fields."""
+"""Chapter 12: learning curves, attention maps and effective receptive fields (computed, drawn)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -7,11 +7,10 @@ import torch
 from matplotlib.figure import Figure
 
 import swin_tutorial as st
+from swin_tutorial.analysis import attention_maps, effective_receptive_field
 from swin_tutorial.model import swin_nano, swin_single_resolution
 from swin_tutorial.train import History
 from swin_tutorial.viz import (
-    attention_maps,
-    effective_receptive_field,
     plot_attention_maps,
     plot_effective_receptive_field,
     plot_learning_curves,
@@ -23,7 +22,7 @@ def _model(attention: str, seed: int = 0) -> torch.nn.Module:
     return swin_single_resolution(attention, depths=(2,), embed_dim=8)
 
 
-# --------------------------------------------------------------------------- effective receptive field
+# ------------------------------------------------------------------ effective receptive field
 
 
 def test_effective_receptive_field_equals_the_jacobian_norm():
@@ -45,7 +44,7 @@ def test_effective_receptive_field_equals_the_jacobian_norm():
 @pytest.mark.parametrize("query", [(0, 0), (3, 5), (6, 2), (4, 4)])
 @pytest.mark.parametrize("attention", ["window", "shifted"])
 def test_field_is_nonzero_exactly_on_the_pixels_the_patterns_reach(attention, query):
-    """Support of the field = patches of the tokens in the receptive field of the two layers' patterns."""
+    """The field's support = the patches of the tokens the two layers' patterns reach."""
     patterns = [
         st.window_pattern(8, 8, 4),
         st.shifted_window_pattern(8, 8, 4, 2 if attention == "shifted" else 0),

@@ -83,9 +83,9 @@ def test_every_query_attends_exactly_its_window_and_region(case, data):
     n = data.draw(st_.integers(0, wh * ww - 1))
     i, j = divmod(tokens[w, n].item(), W)
     for m in range(wh * ww):
-        k, l = divmod(tokens[w, m].item(), W)
+        k, c = divmod(tokens[w, m].item(), W)
         # original rows < sh (columns < sw) are the ones the roll carried to the far end
-        same_side = (i < sh) == (k < sh) and (j < sw) == (l < sw)
+        same_side = (i < sh) == (k < sh) and (j < sw) == (c < sw)
         assert mask[w, n, m].item() == same_side, (w, n, m)
 
 

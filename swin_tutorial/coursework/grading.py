@@ -1,18 +1,14 @@
 """Grade a folder of submitted notebooks with the exercise checkers.
 
-``python -m swin_tutorial.exercises grade SUBMISSIONS_DIR`` executes every
-``*.ipynb`` in the folder in a fresh kernel (errors do not stop a notebook: the
-remaining cells still run), collects the :class:`~swin_tutorial.exercises.CheckResult`
-of every checker the notebook called, and prints one row per notebook. A
-notebook that cannot be read, times out or kills its kernel is reported in
-its row; it never stops the run.
-
-Needs ``nbformat``, ``nbclient`` and ``ipykernel`` (all in requirements.txt).
+Every ``*.ipynb`` is executed in a fresh kernel (a cell that raises does not stop
+the notebook), the :class:`~swin_tutorial.coursework.harness.CheckResult` of every
+checker it called is collected, and one row per notebook is reported. A notebook
+that cannot be read, times out or kills its kernel gets its row; it never stops
+the run. Needs ``nbformat``, ``nbclient`` and ``ipykernel`` (in requirements.txt).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -23,7 +19,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .exercises import GRADE_LOG_VARIABLE
+from .._checks import check_positive_int
+from ..tables import format_table
+from .harness import GRADE_LOG_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,9 @@ def _execute(path: Path, log: Path, timeout: int) -> str:
 
 
 def grade_notebook(path: str | os.PathLike, timeout: int = 600) -> NotebookGrade:
-    """Execute one notebook and collect the results of the checkers it called."""
+    """Execute one notebook (``timeout`` seconds per cell) and collect its checkers' results."""
     path = Path(path)
+    check_positive_int("timeout", timeout)
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "checks.jsonl"
         status = _execute(path, log, timeout)
@@ -107,9 +106,8 @@ def grade_folder(
     """Grade every ``*.ipynb`` directly inside ``folder``, in name order."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"folder must be a directory of notebooks, got {str(folder)!r}")
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds (int), got {timeout!r}")
+        raise ValueError(f"folder must be a directory of notebooks, got folder={str(folder)!r}")
+    check_positive_int("timeout", timeout)
     paths = sorted(folder.glob("*.ipynb"))
     return [
         grade_notebook(path, timeout)
@@ -119,38 +117,14 @@ def grade_folder(
 
 def format_grades(grades: Sequence[NotebookGrade]) -> str:
     """A plain-text table: notebook, checks passed, score (0-1), status."""
-    header = ("notebook", "checks passed", "score", "status")
     rows = [
-        (g.notebook, f"{g.checks_passed}/{g.checks_run}", f"{g.score:.2f}", g.status)
+        {
+            "notebook": g.notebook,
+            "checks passed": f"{g.checks_passed}/{g.checks_run}",
+            "score": g.score,
+            "status": g.status,
+        }
         for g in grades
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``grade SUBMISSIONS_DIR [--timeout S] [--no-progress]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m swin_tutorial.exercises",
-        description="Run the exercise checkers over a folder of submitted notebooks.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    grade = commands.add_parser("grade", help="execute every notebook in a folder and score it")
-    grade.add_argument("folder", help="folder holding the submitted .ipynb files")
-    grade.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
-    grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
-    try:
-        grades = grade_folder(args.folder, args.timeout, progress=not args.no_progress)
-    except ValueError as error:
-        parser.error(str(error))
-    if not grades:
-        print(f"no notebooks (*.ipynb) in {args.folder}")
-        return 0
-    print(format_grades(grades))
-    return 0
+    columns = ("notebook", "checks passed", "score", "status")
+    return format_table(rows, columns, formats={"score": ".2f"})

@@ -1,154 +1,69 @@
-"""Auto-checkers for the exercises: run a student's code against the reference.
+"""Auto-checkers for the exercises: run a student's function against the reference.
 
 Each ``check_*`` function calls the student's function on fresh random inputs,
-compares with the package's reference implementation, prints a verdict and
-returns a :class:`CheckResult`. A student's exception is reported, never raised.
-On the first failing input the message shows that input, expected versus
-received (shape, a small slice, the largest error) and a hint at the likely bug.
-
-When the environment variable named by :data:`GRADE_LOG_VARIABLE` holds a file
-path, every result is also appended to that file as one JSON line; this is how
-``python -m swin_tutorial.grading`` collects the scores of a notebook it runs.
+compares with the package's reference, prints a verdict (unless ``verbose=False``)
+and returns a :class:`~swin_tutorial.coursework.harness.CheckResult`. A student's
+exception is reported, never raised. The first failing input is shown with
+expected versus received and a hint at the likely bug.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 
 import torch
 
-from .attention import window_attention
-from .complexity import attention_flops
-from .neighborhood import neighborhood_attention_2d, sliding_window_attention_1d
-from .position import log_spaced_coordinates, relative_position_index
-from .windows import shifted_window_mask, window_partition
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one checker: ``score`` is the fraction of random cases passed."""
-
-    name: str
-    passed: bool
-    score: float
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-GRADE_LOG_VARIABLE = "SWIN_TUTORIAL_GRADE_LOG"
-
-
-def _log_for_grader(result: CheckResult) -> None:
-    """Append ``result`` as a JSON line to the grader's log, when a grader set one."""
-    path = os.environ.get(GRADE_LOG_VARIABLE)
-    if path:
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(json.dumps(asdict(result)) + "\n")
-
-
-@dataclass(frozen=True)
-class _Case:
-    """One random input: how to describe it, the arguments, and the reference output."""
-
-    description: str
-    args: tuple
-    expected: object
-
-
-def _summary(value: object) -> str:
-    """Shape, dtype and a small slice of a tensor (or the repr of anything else)."""
-    if not isinstance(value, torch.Tensor):
-        return repr(value)
-    flat = value.detach().reshape(-1)[:6].tolist()
-    return f"shape {tuple(value.shape)}, dtype {value.dtype}, first values {flat}"
-
-
-def _mismatch(expected: object, received: object) -> str | None:
-    """``None`` when ``received`` equals ``expected``; otherwise what differs."""
-    if not isinstance(expected, torch.Tensor):
-        return None if received == expected else f"expected {expected!r}, received {received!r}"
-    if not isinstance(received, torch.Tensor):
-        return f"expected a tensor, received {type(received).__name__}"
-    if tuple(received.shape) != tuple(expected.shape):
-        return f"expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}"
-    if expected.dtype == torch.bool or not expected.is_floating_point():
-        if received.dtype != expected.dtype:
-            return f"expected dtype {expected.dtype}, received dtype {received.dtype}"
-        wrong = (received != expected).sum().item()
-        return None if wrong == 0 else f"{wrong} of {expected.numel()} entries differ"
-    errors = (received.double() - expected.double()).abs()
-    worst = int(errors.argmax())
-    if errors.reshape(-1)[worst] <= 1e-6:
-        return None
-    where = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), expected.shape))
-    return (
-        f"largest absolute error {errors.reshape(-1)[worst].item():.3g} at index {where}: "
-        f"expected {expected.reshape(-1)[worst].item():.4g}, "
-        f"received {received.reshape(-1)[worst].item():.4g}"
-    )
-
-
-def _run(
-    name: str,
-    student: Callable,
-    cases: list[_Case],
-    hint: Callable[[_Case, object], str],
-    verbose: bool,
-) -> CheckResult:
-    """Run every case; report the first failure with the hint for it."""
-    passed, first_failure = 0, None
-    for case in cases:
-        try:
-            received = student(*case.args)
-        except Exception as error:  # the student's bug is reported, not raised
-            problem = f"your function raised {type(error).__name__}: {error}"
-            received = None
-        else:
-            problem = _mismatch(case.expected, received)
-        if problem is None:
-            passed += 1
-        elif first_failure is None:
-            first_failure = f"\u274c {name}: failed on {case.description}.\n  {problem}\n"
-            if isinstance(case.expected, torch.Tensor):
-                first_failure += (
-                    f"  expected: {_summary(case.expected)}\n  received: {_summary(received)}\n"
-                )
-            first_failure += f"  hint: {hint(case, received)}"
-    score = passed / len(cases)
-    message = first_failure or f"\u2705 {name}: passed {passed}/{len(cases)} random cases."
-    if first_failure:
-        message += f"\n  ({passed}/{len(cases)} cases passed)"
-    if verbose:
-        print(message)
-    result = CheckResult(name, first_failure is None, score, message)
-    _log_for_grader(result)
-    return result
+from .._checks import check_bool, check_int, check_positive_int, to_pair
+from ..analysis import effective_receptive_field
+from ..attention import window_attention
+from ..complexity import attention_flops
+from ..model import swin_single_resolution
+from ..neighborhood import neighborhood_attention_2d
+from ..position import log_spaced_coordinates, relative_position_index
+from ..sliding import sliding_window_attention_1d
+from ..windows import shifted_window_mask, window_partition
+from .harness import (
+    Case,
+    CheckResult,
+    first_matching_advice,
+    generator,
+    masked_attention,
+    run_cases,
+)
 
 
 def _rng(seed: int | None) -> random.Random:
-    return random.Random(seed)
+    """The random source of a checker's cases (``seed=None``: fresh cases each call)."""
+    return random.Random(None if seed is None else check_int("seed", seed))
 
 
-def _partition_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    for _ in range(trials):
+def _check(
+    name: str,
+    student: Callable,
+    cases: list[Case],
+    hint: Callable[[Case, object], str],
+    verbose: bool,
+) -> CheckResult:
+    if not callable(student):
+        raise TypeError(f"fn must be your function, got fn={student!r}")
+    return run_cases(name, student, cases, hint, check_bool("verbose", verbose))
+
+
+def _partition_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for _ in range(check_positive_int("trials", trials)):
         window = rng.randint(1, 5)
         B, C = rng.randint(1, 3), rng.randint(1, 6)
         H, W = window * rng.randint(1, 4), window * rng.randint(1, 4)
-        x = torch.randn(B, H, W, C, generator=torch.Generator().manual_seed(rng.getrandbits(31)))
-        yield _Case(
+        x = torch.randn(B, H, W, C, generator=generator(rng))
+        yield Case(
             f"x of shape {(B, H, W, C)} with window_size={window}",
             (x, window),
             window_partition(x, window),
         )
 
 
-def _partition_hint(case: _Case, received: object) -> str:
+def _partition_hint(case: Case, received: object) -> str:
     x, window = case.args
     C = x.shape[-1]
     if not isinstance(received, torch.Tensor) or received.shape != case.expected.shape:
@@ -171,13 +86,16 @@ def _partition_hint(case: _Case, received: object) -> str:
 def check_window_partition(
     fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
 ) -> CheckResult:
-    """Check ``fn(x, window_size) -> (B*nW, M, M, C)`` for ``x`` ``(B, H, W, C)``, int ``M``."""
+    """Check ``fn(x, window_size) -> (B*nW, M, M, C)`` for ``x`` ``(B, H, W, C)``, int ``M``.
+
+    Used in chapter 4.
+    """
     cases = list(_partition_cases(_rng(seed), trials))
-    return _run("check_window_partition", fn, cases, _partition_hint, verbose)
+    return _check("check_window_partition", fn, cases, _partition_hint, verbose)
 
 
-def _reverse_hint(case: _Case, received: object) -> str:
-    windows, window, H, W = case.args
+def _reverse_hint(case: Case, received: object) -> str:
+    windows = case.args[0]
     if isinstance(received, torch.Tensor) and received.numel() == windows.numel():
         return (
             "the values are there but not where window_partition took them from: undo its "
@@ -189,31 +107,34 @@ def _reverse_hint(case: _Case, received: object) -> str:
 def check_window_reverse(
     fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
 ) -> CheckResult:
-    """Check ``fn(windows, window_size, H, W) -> (B, H, W, C)``, the inverse of partition."""
+    """Check ``fn(windows, window_size, H, W) -> (B, H, W, C)``, the inverse of partition.
+
+    Used in chapter 4.
+    """
     cases = [
-        _Case(
+        Case(
             case.description.replace("x of shape", "windows of a map of shape"),
             (case.expected, case.args[1], case.args[0].shape[1], case.args[0].shape[2]),
             case.args[0],
         )
         for case in _partition_cases(_rng(seed), trials)
     ]
-    return _run("check_window_reverse", fn, cases, _reverse_hint, verbose)
+    return _check("check_window_reverse", fn, cases, _reverse_hint, verbose)
 
 
-def _mask_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    for _ in range(trials):
+def _mask_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for _ in range(check_positive_int("trials", trials)):
         window = rng.randint(2, 6)
         shift = rng.randint(1, window - 1)
         H, W = window * rng.randint(1, 4), window * rng.randint(1, 4)
-        yield _Case(
+        yield Case(
             f"H={H}, W={W}, window_size={window}, shift_size={shift}",
             (H, W, window, shift),
             shifted_window_mask(H, W, window, shift),
         )
 
 
-def _mask_hint(case: _Case, received: object) -> str:
+def _mask_hint(case: Case, received: object) -> str:
     expected = case.expected
     if not isinstance(received, torch.Tensor) or received.shape != expected.shape:
         return "return a bool tensor (nW, N, N) with nW = HW / M^2 and N = M^2"
@@ -232,12 +153,15 @@ def _mask_hint(case: _Case, received: object) -> str:
 def check_shift_mask(
     fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
 ) -> CheckResult:
-    """Check ``fn(H, W, window_size, shift_size) -> bool (nW, N, N)`` against Swin's mask."""
+    """Check ``fn(H, W, window_size, shift_size) -> bool (nW, N, N)`` against Swin's mask.
+
+    Used in chapters 2, 4 and 7.
+    """
     cases = list(_mask_cases(_rng(seed), trials))
-    return _run("check_shift_mask", fn, cases, _mask_hint, verbose)
+    return _check("check_shift_mask", fn, cases, _mask_hint, verbose)
 
 
-def _index_hint(case: _Case, received: object) -> str:
+def _index_hint(case: Case, received: object) -> str:
     expected = case.expected
     if isinstance(received, torch.Tensor) and received.shape == expected.shape:
         if torch.equal(received, expected.T):
@@ -253,22 +177,24 @@ def _index_hint(case: _Case, received: object) -> str:
 def check_relative_position_index(
     fn: Callable, seed: int | None = None, verbose: bool = True
 ) -> CheckResult:
-    """Check ``fn(window_size) -> long (N, N)`` for int and ``(M_h, M_w)`` windows."""
+    """Check ``fn(window_size) -> long (N, N)`` for int and ``(M_h, M_w)`` windows.
+
+    Used in chapter 3.
+    """
     rng = _rng(seed)
-    sizes: list = [1, 2, 7, (2, 3), (3, 2)] + [
-        (rng.randint(1, 6), rng.randint(1, 6)) for _ in range(5)
-    ]
+    sizes: list = [1, 2, 7, (2, 3), (3, 2)]
+    sizes += [(rng.randint(1, 6), rng.randint(1, 6)) for _ in range(5)]
     cases = [
-        _Case(f"window_size={size!r}", (size,), relative_position_index(size)) for size in sizes
+        Case(f"window_size={size!r}", (size,), relative_position_index(size)) for size in sizes
     ]
-    return _run("check_relative_position_index", fn, cases, _index_hint, verbose)
+    return _check("check_relative_position_index", fn, cases, _index_hint, verbose)
 
 
-def _flops_hint(case: _Case, received: object) -> str:
+def _flops_hint(case: Case, received: object) -> str:
     expected = case.expected
     if isinstance(received, int | float) and received == 2 * expected:
         return "you counted FLOPs (2 per multiply-add); the formula counts multiply-adds"
-    H, W, C, window = case.args
+    H, W, C, _ = case.args
     if isinstance(received, int | float) and received == expected - 4 * H * W * C * C:
         return "you left out the four projections (Q, K, V and output): 4 hw C^2"
     return "global: 4 hw C^2 + 2 (hw)^2 C; window: 4 hw C^2 + 2 M^2 hw C"
@@ -277,81 +203,84 @@ def _flops_hint(case: _Case, received: object) -> str:
 def check_attention_flops(
     fn: Callable, trials: int = 20, seed: int | None = None, verbose: bool = True
 ) -> CheckResult:
-    """Check ``fn(H, W, C, window_size=None) -> int`` multiply-adds of one attention layer."""
+    """Check ``fn(H, W, C, window_size=None) -> int`` multiply-adds of one attention layer.
+
+    Used in chapter 1.
+    """
     rng = _rng(seed)
     cases = []
-    for _ in range(trials):
+    for _ in range(check_positive_int("trials", trials)):
         window = rng.choice([None, rng.randint(1, 8)])
         unit = window or 1
         H, W = unit * rng.randint(1, 8), unit * rng.randint(1, 8)
         C = rng.choice([16, 32, 96, 128])
         cases.append(
-            _Case(
+            Case(
                 f"H={H}, W={W}, C={C}, window_size={window}",
                 (H, W, C, window),
                 attention_flops(H, W, C, window),
             )
         )
-    return _run("check_attention_flops", fn, cases, _flops_hint, verbose)
+    return _check("check_attention_flops", fn, cases, _flops_hint, verbose)
 
 
-def _attention_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    for _ in range(trials):
+def _attention_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for _ in range(check_positive_int("trials", trials)):
         window = rng.randint(2, 4)
         shift = rng.randint(1, window - 1)
         H, W = window * rng.randint(1, 3), window * rng.randint(1, 3)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 3), rng.choice([4, 8])
         N, nW = window * window, (H // window) * (W // window)
-        g = torch.Generator().manual_seed(rng.getrandbits(31))
+        g = generator(rng)
         q, k, v = (
             torch.randn(B * nW, heads, N, d, generator=g, dtype=torch.float64) for _ in "qkv"
         )
         bias = torch.randn(heads, N, N, generator=g, dtype=torch.float64)
         mask = shifted_window_mask(H, W, window, shift)
         expected, _ = window_attention(q, k, v, bias, mask, fused=False)
-        yield _Case(
+        yield Case(
             f"q, k, v of shape {tuple(q.shape)} (B={B}, nW={nW}, heads={heads}, N={N}, d={d}), "
-            f"bias {tuple(bias.shape)}, mask {tuple(mask.shape)} for a {H}x{W} map shifted by {shift}",
+            f"bias {tuple(bias.shape)}, mask {tuple(mask.shape)} for a {H}x{W} map "
+            f"shifted by {shift}",
             (q, k, v, bias, mask),
             expected,
         )
 
 
-def _attention_hint(case: _Case, received: object) -> str:
+def _attention_hint(case: Case, received: object) -> str:
     q, k, v, bias, mask = case.args
     if not isinstance(received, torch.Tensor) or received.shape != q.shape:
         return "return (B*nW, heads, N, d): one output per query, per head, per window"
-    scores = q @ k.transpose(-2, -1)
     windows, nW = q.shape[0], mask.shape[0]
-    blocked = (~mask).repeat(windows // nW, 1, 1)[:, None]
-
-    def attend(
-        scale: float, with_bias: bool, dim: int, blocked_pairs: torch.Tensor
-    ) -> torch.Tensor:
-        s = scores * scale + (bias if with_bias else 0)
-        return s.masked_fill(blocked_pairs, float("-inf")).softmax(dim).nan_to_num() @ v
-
     scale = q.shape[-1] ** -0.5
-    interleaved = (~mask).repeat_interleave(windows // nW, dim=0)[:, None]
+    allowed = mask.repeat(windows // nW, 1, 1)[:, None]
+    interleaved = mask.repeat_interleave(windows // nW, dim=0)[:, None]
+
+    def attend(s: float, with_bias: bool, dim: int, allowed_pairs: torch.Tensor) -> torch.Tensor:
+        scores = q @ k.transpose(-2, -1) * s + (bias if with_bias else 0)
+        scores = scores.masked_fill(~allowed_pairs, float("-inf"))
+        return scores.softmax(dim).nan_to_num() @ v
+
     candidates = {
-        "scale the scores by d ** -0.5 (1 / sqrt(head_dim)) before the softmax": attend(
-            1.0, True, -1, blocked
+        "scale the scores by d ** -0.5 (1 / sqrt(head_dim)) before the softmax": lambda: attend(
+            1.0, True, -1, allowed
         ),
-        "add the relative position bias to the scores before the softmax": attend(
-            scale, False, -1, blocked
+        "add the relative position bias to the scores before the softmax": lambda: attend(
+            scale, False, -1, allowed
         ),
-        "take the softmax over the keys (the last dimension), not over the queries": attend(
-            scale, True, -2, blocked
+        "take the softmax over the keys (the last dimension), not over the queries": lambda: attend(
+            scale, True, -2, allowed
         ),
         "window b * nW + w uses mask[w]: repeat the mask over the batch (mask.repeat), "
-        "not each window's mask B times in a row (repeat_interleave)": attend(
+        "not each window's mask B times in a row (repeat_interleave)": lambda: attend(
             scale, True, -1, interleaved
         ),
     }
-    for advice, wrong in candidates.items():
-        if torch.allclose(received.double(), wrong, atol=1e-6):
-            return advice
-    return "softmax(Q K^T * d ** -0.5 + bias, masked pairs at -inf) @ V, per window and head"
+    return first_matching_advice(
+        received,
+        candidates,
+        "softmax(Q K^T * d ** -0.5 + bias, masked pairs at -inf) @ V, per window and head",
+    )
 
 
 def check_window_attention(
@@ -360,48 +289,21 @@ def check_window_attention(
     """Check ``fn(q, k, v, bias, mask) -> (B*nW, heads, N, d)`` against window attention.
 
     ``q, k, v``: ``(B*nW, heads, N, d)``; ``bias``: ``(heads, N, N)``; ``mask``:
-    bool ``(nW, N, N)``, ``True`` where a query may attend a key.
+    bool ``(nW, N, N)``, ``True`` where a query may attend a key. Used in chapter 5.
     """
     cases = list(_attention_cases(_rng(seed), trials))
-    return _run("check_window_attention", fn, cases, _attention_hint, verbose)
+    return _check("check_window_attention", fn, cases, _attention_hint, verbose)
 
 
-def _generator(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(31))
-
-
-def _masked_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, scale: float
-) -> torch.Tensor:
-    """softmax(q k^T * scale, pairs not ``allowed`` removed) v, for ``(..., T, d)`` tensors."""
-    scores = (q @ k.transpose(-2, -1) * scale).masked_fill(~allowed, float("-inf"))
-    return scores.softmax(-1).nan_to_num() @ v
-
-
-def _first_matching_advice(
-    received: object, candidates: dict[str, Callable[[], torch.Tensor]], fallback: str
-) -> str:
-    """The advice whose wrong implementation reproduces ``received`` (else ``fallback``)."""
-    if not isinstance(received, torch.Tensor):
-        return fallback
-    for advice, wrong in candidates.items():
-        expected = wrong()
-        if received.shape == expected.shape and torch.allclose(
-            received.double(), expected, atol=1e-6
-        ):
-            return advice
-    return fallback
-
-
-def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    for _ in range(trials):
+def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for _ in range(check_positive_int("trials", trials)):
         kernel, dilation = rng.choice([1, 3, 3, 5]), rng.choice([1, 1, 2])
         H = kernel * dilation + rng.randint(0, 4)
         W = kernel * dilation + rng.randint(0, 4)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
-        g = _generator(rng)
+        g = generator(rng)
         q, k, v = (torch.randn(B, heads, H, W, d, generator=g, dtype=torch.float64) for _ in "qkv")
-        yield _Case(
+        yield Case(
             f"q, k, v of shape {(B, heads, H, W, d)} (B, heads, H, W, d), "
             f"kernel_size={kernel}, dilation={dilation}",
             (q, k, v, kernel, dilation),
@@ -409,7 +311,7 @@ def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
         )
 
 
-def _neighborhood_hint(case: _Case, received: object) -> str:
+def _neighborhood_hint(case: Case, received: object) -> str:
     q, k, v, kernel, dilation = case.args
     B, heads, H, W, d = q.shape
     flat = [t.reshape(B, heads, H * W, d) for t in (q, k, v)]
@@ -420,21 +322,16 @@ def _neighborhood_hint(case: _Case, received: object) -> str:
     truncated = (
         (di.abs() <= radius) & (dj.abs() <= radius) & (di % dilation == 0) & (dj % dilation == 0)
     )
-
-    def attend(allowed: torch.Tensor, scale: float) -> torch.Tensor:
-        return _masked_attention(*flat, allowed, scale).reshape(q.shape)
-
-    reference = neighborhood_attention_2d
     candidates = {
         "at the borders the window must be shifted inward so every query keeps exactly "
-        "kernel_size**2 keys; you cut it off instead (a centred window clipped at the edge)": lambda: (
-            attend(truncated, d**-0.5)
+        "kernel_size**2 keys; you cut it off instead (a centred window clipped at the edge)": (
+            lambda: masked_attention(*flat, truncated, d**-0.5).reshape(q.shape)
         ),
-        "scale the scores by d ** -0.5 before the softmax": lambda: reference(
+        "scale the scores by d ** -0.5 before the softmax": lambda: neighborhood_attention_2d(
             q * d**0.5, k, v, kernel, dilation, backend="dense"
         ),
     }
-    return _first_matching_advice(
+    return first_matching_advice(
         received,
         candidates,
         "each query (i, j) attends the kernel_size x kernel_size keys of its group "
@@ -449,22 +346,23 @@ def check_neighborhood_attention(
     """Check ``fn(q, k, v, kernel_size, dilation) -> (B, heads, H, W, d)``.
 
     ``q, k, v``: ``(B, heads, H, W, d)``; the reference is
-    :func:`swin_tutorial.neighborhood.neighborhood_attention_2d` without bias.
+    :func:`~swin_tutorial.neighborhood.neighborhood_attention_2d` without bias.
+    Used in chapter 8.
     """
     cases = list(_neighborhood_cases(_rng(seed), trials))
-    return _run("check_neighborhood_attention", fn, cases, _neighborhood_hint, verbose)
+    return _check("check_neighborhood_attention", fn, cases, _neighborhood_hint, verbose)
 
 
-def _sliding_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    for trial in range(trials):
+def _sliding_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for trial in range(check_positive_int("trials", trials)):
         causal = trial % 2 == 0
         length, window = rng.randint(4, 24), rng.randint(1, 8)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
-        g = _generator(rng)
+        g = generator(rng)
         q, k, v = (
             torch.randn(B, heads, length, d, generator=g, dtype=torch.float64) for _ in "qkv"
         )
-        yield _Case(
+        yield Case(
             f"q, k, v of shape {(B, heads, length, d)} (B, heads, L, d), window={window}, "
             f"causal={causal}",
             (q, k, v, window, causal),
@@ -472,14 +370,14 @@ def _sliding_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
         )
 
 
-def _sliding_hint(case: _Case, received: object) -> str:
+def _sliding_hint(case: Case, received: object) -> str:
     q, k, v, window, causal = case.args
     t = torch.arange(q.shape[2])
     offset = t[:, None] - t[None, :]  # query minus key
     scale = q.shape[-1] ** -0.5
 
     def attend(allowed: torch.Tensor) -> torch.Tensor:
-        return _masked_attention(q, k, v, allowed, scale)
+        return masked_attention(q, k, v, allowed, scale)
 
     if causal:
         candidates = {
@@ -502,7 +400,7 @@ def _sliding_hint(case: _Case, received: object) -> str:
     candidates["scale the scores by d ** -0.5 before the softmax"] = lambda: (
         sliding_window_attention_1d(q * scale**-1, k, v, window, causal, backend="dense")
     )
-    return _first_matching_advice(
+    return first_matching_advice(
         received,
         candidates,
         "causal: query t attends keys s with t - window < s <= t; otherwise |t - s| <= "
@@ -516,18 +414,17 @@ def check_sliding_window_1d(
     """Check ``fn(q, k, v, window, causal) -> (B, heads, L, d)``.
 
     ``q, k, v``: ``(B, heads, L, d)``; the reference is
-    :func:`swin_tutorial.neighborhood.sliding_window_attention_1d`.
+    :func:`~swin_tutorial.neighborhood.sliding_window_attention_1d`. Used in chapter 10.
     """
     cases = list(_sliding_cases(_rng(seed), trials))
-    return _run("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
+    return _check("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
 
 
-def _log_coordinates_hint(case: _Case, received: object) -> str:
-    (window_size,) = case.args
+def _log_coordinates_hint(case: Case, received: object) -> str:
     expected = case.expected
     if not isinstance(received, torch.Tensor) or received.shape != expected.shape:
         return "return a float tensor (T, 2), T = (2 M_h - 1)(2 M_w - 1), one row per offset"
-    wh, ww = (window_size, window_size) if isinstance(window_size, int) else window_size
+    wh, ww = to_pair("window_size", case.args[0])
     dh = torch.arange(-(wh - 1), wh, dtype=torch.float64)
     dw = torch.arange(-(ww - 1), ww, dtype=torch.float64)
     offsets = torch.stack(torch.meshgrid(dh, dw, indexing="ij"), dim=-1).reshape(-1, 2)
@@ -550,7 +447,7 @@ def _log_coordinates_hint(case: _Case, received: object) -> str:
             log_map(offsets / scale * 8).flip(-1)
         ),
     }
-    return _first_matching_advice(
+    return first_matching_advice(
         received,
         candidates,
         "offsets (dh, dw) in [-(M-1), M-1], divided by M - 1, times 8, then "
@@ -564,28 +461,25 @@ def check_log_spaced_coordinates(
     """Check ``fn(window_size) -> float (T, 2)``, Swin V2's log-spaced relative offsets.
 
     ``window_size`` is ``M`` or ``(M_h, M_w)``; the reference is
-    :func:`swin_tutorial.position.log_spaced_coordinates` (normalised by the window).
+    :func:`~swin_tutorial.position.log_spaced_coordinates`. Used in chapter 9.
     """
     rng = _rng(seed)
     sizes: list = [2, 7, 8, (3, 5)] + [(rng.randint(2, 12), rng.randint(2, 12)) for _ in range(4)]
     cases = [
-        _Case(f"window_size={size!r}", (size,), log_spaced_coordinates(size).double())
+        Case(f"window_size={size!r}", (size,), log_spaced_coordinates(size).double())
         for size in sizes
     ]
-    return _run("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
+    return _check("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
 
 
-def _receptive_field_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
-    from .model import swin_single_resolution
-    from .viz import effective_receptive_field
-
-    for trial in range(trials):
+def _receptive_field_cases(rng: random.Random, trials: int) -> Iterator[Case]:
+    for trial in range(check_positive_int("trials", trials)):
         attention = ("shifted", "window")[trial % 2]
         torch.manual_seed(rng.getrandbits(31))
         model = swin_single_resolution(attention, embed_dim=8).double()
-        images = torch.rand(2, 1, 16, 16, generator=_generator(rng), dtype=torch.float64)
+        images = torch.rand(2, 1, 16, 16, generator=generator(rng), dtype=torch.float64)
         query = (rng.randrange(8), rng.randrange(8))
-        yield _Case(
+        yield Case(
             f"a random swin_single_resolution({attention!r}, embed_dim=8), images of shape "
             f"{tuple(images.shape)}, query token {query} of the 8x8 output map",
             (model, images, query),
@@ -593,26 +487,26 @@ def _receptive_field_cases(rng: random.Random, trials: int) -> Iterator[_Case]:
         )
 
 
-def _receptive_field_hint(case: _Case, received: object) -> str:
+def _receptive_field_hint(case: Case, received: object) -> str:
     model, images, (i, j) = case.args
     if not isinstance(received, torch.Tensor) or received.shape != case.expected.shape:
         return "return one value per input pixel: (H, W), here (16, 16)"
 
-    def gradients(of_token: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def gradient_of_channel_sum() -> torch.Tensor:
         x = images.detach().clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(of_token(model.forward_features(x)[:, i, j, :]), x)
-        return grad.sum(dim=1)  # (B, H, W): one input channel
+        (grad,) = torch.autograd.grad(model.forward_features(x)[:, i, j, :].sum(), x)
+        return grad.sum(dim=1).abs().mean(dim=0)  # one input channel, mean over images
 
     candidates = {
         "you differentiated the sum of the token's channels: take the norm over channels of "
-        "the Jacobian (one gradient per output channel), not the gradient of their sum": lambda: (
-            gradients(lambda z: z.sum()).abs().mean(dim=0)
+        "the Jacobian (one gradient per output channel), not the gradient of their sum": (
+            gradient_of_channel_sum
         ),
         "average the per-image fields over the batch (mean), do not add them up": lambda: (
             case.expected * images.shape[0]
         ),
     }
-    return _first_matching_advice(
+    return first_matching_advice(
         received,
         candidates,
         "for each output channel c of token (i, j) of model.forward_features(images), take the "
@@ -628,13 +522,8 @@ def check_effective_receptive_field(
 
     ``model`` has ``forward_features(images) -> (B, h, w, C)``, ``images`` is
     ``(B, C_in, H, W)``, ``query`` an ``(i, j)`` token of the output map; the
-    reference is :func:`swin_tutorial.viz.effective_receptive_field`.
+    reference is :func:`~swin_tutorial.analysis.effective_receptive_field`.
+    Used in chapter 12.
     """
     cases = list(_receptive_field_cases(_rng(seed), trials))
-    return _run("check_effective_receptive_field", fn, cases, _receptive_field_hint, verbose)
-
-
-if __name__ == "__main__":  # python -m swin_tutorial.exercises grade SUBMISSIONS_DIR
-    from .grading import main
-
-    raise SystemExit(main())
+    return _check("check_effective_receptive_field", fn, cases, _receptive_field_hint, verbose)

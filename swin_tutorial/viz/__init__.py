@@ -1,0 +1,55 @@
+"""Drawings of windows, shifts, masks, visible keys, receptive fields and attention maps.
+
+Every ``plot_*`` function returns the :class:`~matplotlib.figure.Figure` and never
+calls ``plt.show()``. Each takes an optional ``ax`` (one ``Axes`` per panel);
+without it a new figure is made. Colours are colour-blind safe, and numbers are
+written on the cells wherever the map is small enough, so no information rests
+on colour alone. What the drawings compute lives in :mod:`swin_tutorial.analysis`.
+"""
+
+from ..analysis import attention_maps, effective_receptive_field, window_labels
+from .attention import plot_attention_map, plot_attention_maps
+from .patterns import (
+    plot_coverage_curves,
+    plot_receptive_field_growth,
+    plot_variants,
+    plot_visible_keys,
+)
+from .style import (
+    HIDDEN,
+    MAX_LABELLED_TOKENS,
+    OKABE_ITO,
+    QUERY,
+    TOKEN_GRID_GID,
+    TOL_LIGHT,
+    VISIBLE,
+)
+from .training import plot_effective_receptive_field, plot_learning_curves
+from .widgets import interactive_principle, principle_figure
+from .windows import plot_cyclic_shift, plot_regions_and_mask, plot_windows
+
+__all__ = [
+    "HIDDEN",
+    "MAX_LABELLED_TOKENS",
+    "OKABE_ITO",
+    "QUERY",
+    "TOKEN_GRID_GID",
+    "TOL_LIGHT",
+    "VISIBLE",
+    "attention_maps",
+    "effective_receptive_field",
+    "interactive_principle",
+    "plot_attention_map",
+    "plot_attention_maps",
+    "plot_coverage_curves",
+    "plot_cyclic_shift",
+    "plot_effective_receptive_field",
+    "plot_learning_curves",
+    "plot_receptive_field_growth",
+    "plot_regions_and_mask",
+    "plot_variants",
+    "plot_visible_keys",
+    "plot_windows",
+    "principle_figure",
+    "window_labels",
+]
