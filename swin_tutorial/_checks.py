@@ -147,3 +147,14 @@ def check_divides(name: str, value: int, divisor_name: str, divisor: int) -> Non
     """Check that ``divisor`` divides ``value``."""
     if value % divisor != 0:
         raise ValueError(f"{divisor_name}={divisor} must divide {name}={value}")
+
+
+def check_heads(dim: object, num_heads: object) -> int:
+    """Check that ``dim`` and ``num_heads`` are positive ints and ``num_heads`` divides ``dim``.
+
+    Returns the head dimension ``dim // num_heads``.
+    """
+    check_positive_int("dim", dim)
+    check_positive_int("num_heads", num_heads)
+    check_divides("dim", dim, "num_heads", num_heads)
+    return dim // num_heads

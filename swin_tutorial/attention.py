@@ -22,7 +22,7 @@ from torch import nn
 
 from ._checks import (
     check_bool,
-    check_divides,
+    check_heads,
     check_positive_int,
     check_real,
     check_tensor,
@@ -168,9 +168,7 @@ class _WindowSelfAttention(nn.Module):
         fused: bool,
     ) -> None:
         super().__init__()
-        check_positive_int("dim", dim)
-        check_positive_int("num_heads", num_heads)
-        check_divides("dim", dim, "num_heads", num_heads)
+        check_heads(dim, num_heads)
         check_real("proj_drop", proj_drop, 0.0, 1.0, high_open=True)
         self.dim = dim
         self.num_heads = num_heads

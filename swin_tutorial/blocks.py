@@ -33,6 +33,12 @@ def check_probability(name: str, p: object) -> float:
     return check_real(name, p, 0.0, 1.0, high_open=True)
 
 
+def check_probabilities(**probabilities: object) -> None:
+    """Check every keyword argument with :func:`check_probability`, in order."""
+    for name, p in probabilities.items():
+        check_probability(name, p)
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop a sample's whole residual branch with probability ``p``.
 
@@ -105,12 +111,7 @@ class SwinBlock(nn.Module):
         self.window_size = to_pair("window_size", window_size)
         self.shift_size = to_shift_pair("shift_size", shift_size, self.window_size)
         check_real("mlp_ratio", mlp_ratio, 0.0, low_open=True)
-        for name, p in (
-            ("drop_path", drop_path),
-            ("attn_drop", attn_drop),
-            ("proj_drop", proj_drop),
-        ):
-            check_probability(name, p)
+        check_probabilities(drop_path=drop_path, attn_drop=attn_drop, proj_drop=proj_drop)
         self.norm1 = nn.LayerNorm(dim)
         self.attn = self._make_attention(num_heads, qkv_bias, attn_drop, proj_drop, fused)
         self.drop_path1 = DropPath(drop_path)
@@ -284,8 +285,7 @@ class NeighborhoodBlock(nn.Module):
         super().__init__()
         self.dim = check_positive_int("dim", dim)
         check_real("mlp_ratio", mlp_ratio, 0.0, low_open=True)
-        check_probability("drop_path", drop_path)
-        check_probability("proj_drop", proj_drop)
+        check_probabilities(drop_path=drop_path, proj_drop=proj_drop)
         self.norm1 = nn.LayerNorm(dim)
         self.attn = NeighborhoodAttention2D(dim, num_heads, kernel_size, qkv_bias=qkv_bias)
         self.drop_path1 = DropPath(drop_path)

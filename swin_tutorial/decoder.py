@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_divides, check_int, check_positive_int, check_tensor
+from ._checks import check_choice, check_heads, check_int, check_positive_int, check_tensor
 from .sliding import SLIDING_BACKENDS, FullKVCache, RollingKVCache, sliding_window_attention_1d
 
 CACHE_KINDS = ("rolling", "full")
@@ -86,10 +86,7 @@ class SlidingWindowBlock(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        check_positive_int("dim", dim)
-        check_positive_int("num_heads", num_heads)
-        check_divides("dim", dim, "num_heads", num_heads)
-        if (dim // num_heads) % 2:
+        if check_heads(dim, num_heads) % 2:
             raise ValueError(
                 f"head dimension dim // num_heads = {dim // num_heads} must be even for rotary "
                 f"embeddings (dim={dim}, num_heads={num_heads})"

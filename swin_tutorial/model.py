@@ -24,7 +24,13 @@ from ._checks import (
     check_tensor,
     to_pair,
 )
-from .blocks import NeighborhoodBlock, SwinBlock, SwinV2Block, check_probability
+from .blocks import (
+    NeighborhoodBlock,
+    SwinBlock,
+    SwinV2Block,
+    check_probabilities,
+    check_probability,
+)
 from .config import SWIN_NANO, SWIN_SINGLE_RESOLUTION, SWIN_T, SWINV2_T, SwinConfig
 from .windows import pad_to_window_multiple
 
@@ -265,12 +271,9 @@ class SwinTransformer(nn.Module):
         depths, num_heads = _check_stages(depths, num_heads)
         self.num_classes = check_int("num_classes", num_classes, minimum=0)
         check_positive_int("embed_dim", embed_dim)
-        for name, p in (
-            ("drop_path_rate", drop_path_rate),
-            ("drop_rate", drop_rate),
-            ("attn_drop_rate", attn_drop_rate),
-        ):
-            check_probability(name, p)
+        check_probabilities(
+            drop_path_rate=drop_path_rate, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate
+        )
         if init_std is not None:
             check_real("init_std", init_std, 0.0, low_open=True)
         check_choice("version", version, (1, 2))

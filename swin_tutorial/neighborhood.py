@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_choice, check_divides, check_positive_int, check_tensor
+from ._checks import check_channels, check_choice, check_heads, check_positive_int, check_tensor
 from .backends import BACKENDS, check_qkv, flex_masked_attention, resolve_backend
 
 #: Backends of :func:`neighborhood_attention_2d`: those of :mod:`~swin_tutorial.backends` and
@@ -307,9 +307,7 @@ class NeighborhoodAttention2D(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        check_positive_int("dim", dim)
-        check_positive_int("num_heads", num_heads)
-        check_divides("dim", dim, "num_heads", num_heads)
+        check_heads(dim, num_heads)
         if check_positive_int("kernel_size", kernel_size) % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd (a centred neighbourhood), got {kernel_size}"

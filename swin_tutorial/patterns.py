@@ -325,8 +325,12 @@ def pattern_cost(pattern: torch.Tensor, channels: int) -> PatternCost:
     )
 
 
-def _check_layers(layer_patterns: object) -> list[torch.Tensor]:
-    """A non-empty list of square bool patterns of one size, each containing the diagonal."""
+def check_layer_patterns(layer_patterns: object, T: int | None = None) -> list[torch.Tensor]:
+    """``layer_patterns`` (one bool ``(T, T)`` pattern or a sequence of them) as a list.
+
+    Every pattern must be square and bool, all of one size: ``T``, or the
+    first one's when ``T`` is ``None``.
+    """
     if isinstance(layer_patterns, torch.Tensor):
         layer_patterns = [layer_patterns]
     if not isinstance(layer_patterns, Sequence) or not layer_patterns:
@@ -334,15 +338,22 @@ def _check_layers(layer_patterns: object) -> list[torch.Tensor]:
             "layer_patterns must be a bool (T, T) tensor or a non-empty list of them, "
             f"got {type(layer_patterns).__name__}"
         )
-    T = check_pattern("layer_patterns[0]", layer_patterns[0], None)
+    T = check_pattern("layer_patterns[0]", layer_patterns[0], T)
     for index, pattern in enumerate(layer_patterns):
         check_pattern(f"layer_patterns[{index}]", pattern, T)
+    return list(layer_patterns)
+
+
+def _check_layers(layer_patterns: object) -> list[torch.Tensor]:
+    """:func:`check_layer_patterns`, each pattern also containing the diagonal."""
+    layer_patterns = check_layer_patterns(layer_patterns)
+    for index, pattern in enumerate(layer_patterns):
         if not pattern.diagonal().all():
             raise ValueError(
                 f"layer_patterns[{index}] must contain the diagonal (every query sees "
                 f"itself, as the residual connection guarantees)"
             )
-    return list(layer_patterns)
+    return layer_patterns
 
 
 def receptive_field_sizes(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .._checks import check_bool, check_int, check_positive_int, to_pair
+from .._checks import check_int, check_positive_int, to_pair
 from ..analysis import effective_receptive_field
 from ..attention import window_attention
 from ..complexity import attention_flops
@@ -38,16 +38,9 @@ def _rng(seed: int | None) -> random.Random:
     return random.Random(None if seed is None else check_int("seed", seed))
 
 
-def _check(
-    name: str,
-    student: Callable,
-    cases: list[Case],
-    hint: Callable[[Case, object], str],
-    verbose: bool,
-) -> CheckResult:
-    if not callable(student):
-        raise TypeError(f"fn must be your function, got fn={student!r}")
-    return run_cases(name, student, cases, hint, check_bool("verbose", verbose))
+def _random_qkv(g: torch.Generator, *shape: int) -> tuple[torch.Tensor, ...]:
+    """Queries, keys and values: three float64 standard-normal tensors of ``shape``, from ``g``."""
+    return tuple(torch.randn(*shape, generator=g, dtype=torch.float64) for _ in "qkv")
 
 
 def _partition_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -91,7 +84,7 @@ def check_window_partition(
     Used in chapter 4.
     """
     cases = list(_partition_cases(_rng(seed), trials))
-    return _check("check_window_partition", fn, cases, _partition_hint, verbose)
+    return run_cases("check_window_partition", fn, cases, _partition_hint, verbose)
 
 
 def _reverse_hint(case: Case, received: object) -> str:
@@ -119,7 +112,7 @@ def check_window_reverse(
         )
         for case in _partition_cases(_rng(seed), trials)
     ]
-    return _check("check_window_reverse", fn, cases, _reverse_hint, verbose)
+    return run_cases("check_window_reverse", fn, cases, _reverse_hint, verbose)
 
 
 def _mask_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -158,7 +151,7 @@ def check_shift_mask(
     Used in chapters 2, 4 and 7.
     """
     cases = list(_mask_cases(_rng(seed), trials))
-    return _check("check_shift_mask", fn, cases, _mask_hint, verbose)
+    return run_cases("check_shift_mask", fn, cases, _mask_hint, verbose)
 
 
 def _index_hint(case: Case, received: object) -> str:
@@ -187,7 +180,7 @@ def check_relative_position_index(
     cases = [
         Case(f"window_size={size!r}", (size,), relative_position_index(size)) for size in sizes
     ]
-    return _check("check_relative_position_index", fn, cases, _index_hint, verbose)
+    return run_cases("check_relative_position_index", fn, cases, _index_hint, verbose)
 
 
 def _flops_hint(case: Case, received: object) -> str:
@@ -221,7 +214,7 @@ def check_attention_flops(
                 attention_flops(H, W, C, window),
             )
         )
-    return _check("check_attention_flops", fn, cases, _flops_hint, verbose)
+    return run_cases("check_attention_flops", fn, cases, _flops_hint, verbose)
 
 
 def _attention_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -232,9 +225,7 @@ def _attention_cases(rng: random.Random, trials: int) -> Iterator[Case]:
         B, heads, d = rng.randint(1, 2), rng.randint(1, 3), rng.choice([4, 8])
         N, nW = window * window, (H // window) * (W // window)
         g = generator(rng)
-        q, k, v = (
-            torch.randn(B * nW, heads, N, d, generator=g, dtype=torch.float64) for _ in "qkv"
-        )
+        q, k, v = _random_qkv(g, B * nW, heads, N, d)
         bias = torch.randn(heads, N, N, generator=g, dtype=torch.float64)
         mask = shifted_window_mask(H, W, window, shift)
         expected, _ = window_attention(q, k, v, bias, mask, fused=False)
@@ -292,7 +283,7 @@ def check_window_attention(
     bool ``(nW, N, N)``, ``True`` where a query may attend a key. Used in chapter 5.
     """
     cases = list(_attention_cases(_rng(seed), trials))
-    return _check("check_window_attention", fn, cases, _attention_hint, verbose)
+    return run_cases("check_window_attention", fn, cases, _attention_hint, verbose)
 
 
 def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -302,7 +293,7 @@ def _neighborhood_cases(rng: random.Random, trials: int) -> Iterator[Case]:
         W = kernel * dilation + rng.randint(0, 4)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
         g = generator(rng)
-        q, k, v = (torch.randn(B, heads, H, W, d, generator=g, dtype=torch.float64) for _ in "qkv")
+        q, k, v = _random_qkv(g, B, heads, H, W, d)
         yield Case(
             f"q, k, v of shape {(B, heads, H, W, d)} (B, heads, H, W, d), "
             f"kernel_size={kernel}, dilation={dilation}",
@@ -350,7 +341,7 @@ def check_neighborhood_attention(
     Used in chapter 8.
     """
     cases = list(_neighborhood_cases(_rng(seed), trials))
-    return _check("check_neighborhood_attention", fn, cases, _neighborhood_hint, verbose)
+    return run_cases("check_neighborhood_attention", fn, cases, _neighborhood_hint, verbose)
 
 
 def _sliding_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -359,9 +350,7 @@ def _sliding_cases(rng: random.Random, trials: int) -> Iterator[Case]:
         length, window = rng.randint(4, 24), rng.randint(1, 8)
         B, heads, d = rng.randint(1, 2), rng.randint(1, 2), rng.choice([4, 8])
         g = generator(rng)
-        q, k, v = (
-            torch.randn(B, heads, length, d, generator=g, dtype=torch.float64) for _ in "qkv"
-        )
+        q, k, v = _random_qkv(g, B, heads, length, d)
         yield Case(
             f"q, k, v of shape {(B, heads, length, d)} (B, heads, L, d), window={window}, "
             f"causal={causal}",
@@ -417,7 +406,7 @@ def check_sliding_window_1d(
     :func:`~swin_tutorial.neighborhood.sliding_window_attention_1d`. Used in chapter 10.
     """
     cases = list(_sliding_cases(_rng(seed), trials))
-    return _check("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
+    return run_cases("check_sliding_window_1d", fn, cases, _sliding_hint, verbose)
 
 
 def _log_coordinates_hint(case: Case, received: object) -> str:
@@ -469,7 +458,7 @@ def check_log_spaced_coordinates(
         Case(f"window_size={size!r}", (size,), log_spaced_coordinates(size).double())
         for size in sizes
     ]
-    return _check("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
+    return run_cases("check_log_spaced_coordinates", fn, cases, _log_coordinates_hint, verbose)
 
 
 def _receptive_field_cases(rng: random.Random, trials: int) -> Iterator[Case]:
@@ -526,4 +515,4 @@ def check_effective_receptive_field(
     Used in chapter 12.
     """
     cases = list(_receptive_field_cases(_rng(seed), trials))
-    return _check("check_effective_receptive_field", fn, cases, _receptive_field_hint, verbose)
+    return run_cases("check_effective_receptive_field", fn, cases, _receptive_field_hint, verbose)

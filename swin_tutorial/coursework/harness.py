@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .._checks import check_bool
+
 GRADE_LOG_VARIABLE = "SWIN_TUTORIAL_GRADE_LOG"
 
 
@@ -93,7 +95,13 @@ def run_cases(
     hint: Callable[[Case, object], str],
     verbose: bool,
 ) -> CheckResult:
-    """Run ``student`` on every case; report the first failure with the hint for it."""
+    """Run ``student`` on every case; report the first failure with the hint for it.
+
+    ``student`` is the function a checker was given as ``fn``.
+    """
+    if not callable(student):
+        raise TypeError(f"fn must be your function, got fn={student!r}")
+    check_bool("verbose", verbose)
     passed, first_failure = 0, None
     for case in cases:
         try:

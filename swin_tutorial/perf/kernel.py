@@ -23,15 +23,15 @@ from ..windows import (
 from .references import attention_reference, window_pairs
 from .rows import Row, check_close, dtype_name, skipped_row
 from .suite import (
+    Measurement,
     TimmFusedAttention,
     check_names,
     flex_skip_reason,
-    measure_variant,
-    memory_measurable,
     progress_bar,
     randn,
     random_generator,
     timm_skip_reason,
+    variant_names,
 )
 
 KERNEL_VARIANTS = ("package/explicit", "package/sdpa", "package/flex", "timm/explicit", "timm/sdpa")
@@ -228,13 +228,9 @@ def run_kernel(
     x_time = randn(generator, batch, side, side, dim, device=device)
     windows_check, windows_time = modules.windows_of(x_check), modules.windows_of(x_time)
     expected = functools.cache(lambda: modules.reference(x_check))
-    names = []
-    for variant in variants:
-        names.append(variant)
-        if compile and not variant.endswith("flex"):
-            names.append(f"{variant}+compile")
+    measure = Measurement(device, dtype, min_run_time, num_threads, memory)
     rows = []
-    for name in progress_bar(names, progress, "kernel"):
+    for name in progress_bar(variant_names(variants, compile), progress, "kernel"):
         base = name.split("+")[0]
         implementation, attention = base.split("/")
         case = {
@@ -263,17 +259,5 @@ def run_kernel(
         def checks(fn=fn):
             return [check_close(modules.map_of(fn(windows_check)), expected(), dtype)]
 
-        rows.append(
-            measure_variant(
-                case,
-                checks,
-                fn,
-                (windows_time,),
-                device,
-                dtype,
-                min_run_time=min_run_time,
-                num_threads=num_threads,
-                memory=memory and memory_measurable(attention, device, case["compiled"]),
-            )
-        )
+        rows.append(measure(case, checks, fn, (windows_time,), attention, case["compiled"]))
     return rows

@@ -28,7 +28,36 @@ def _storages(leaves: list[object]) -> list[torch.UntypedStorage]:
     ]
 
 
-class StorageCounter(TorchDispatchMode):
+class _OperatorObserver(TorchDispatchMode):
+    """A dispatch mode that runs every ATen operator unchanged and shows it to :meth:`observe`."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise PyTorch imports torch._dynamo (seconds) on first use; nothing is compiled here.
+        return False
+
+    def __torch_dispatch__(
+        self,
+        func: torch._ops.OpOverload,
+        types: tuple[type, ...],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        state = self.before(func, args, kwargs)
+        out = func(*args, **kwargs)
+        self.observe(func, out, state)
+        return out
+
+    def before(self, func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
+        """Called before each operator runs; the result is handed to :meth:`observe`."""
+        return None
+
+    def observe(self, func: torch._ops.OpOverload, out: Any, state: Any) -> None:
+        """Called after each operator with its output and what :meth:`before` returned."""
+
+
+class StorageCounter(_OperatorObserver):
     """Bytes of tensor storages created while the mode is active: ``current`` and ``peak``.
 
     An operator's output storage that is none of its inputs' is new and counted
@@ -36,11 +65,6 @@ class StorageCounter(TorchDispatchMode):
     finalized, i.e. when the last tensor using it dies. Storages made before the
     mode, and a kernel's internal workspace, are not seen. Used in chapter 11.
     """
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # Otherwise PyTorch imports torch._dynamo (seconds) on first use; nothing is compiled here.
-        return False
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,19 +91,13 @@ class StorageCounter(TorchDispatchMode):
         self.current += grown
         self.peak = max(self.peak, self.current)
 
-    def __torch_dispatch__(
-        self,
-        func: torch._ops.OpOverload,
-        types: tuple[type, ...],
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = kwargs or {}
-        inputs = {id(s) for s in _storages(tree_flatten((args, kwargs))[0])}
-        out = func(*args, **kwargs)
+    def before(self, func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> set[int]:
+        """The ids of the input storages (an output among them is not new)."""
+        return {id(s) for s in _storages(tree_flatten((args, kwargs))[0])}
+
+    def observe(self, func: torch._ops.OpOverload, out: Any, inputs: set[int]) -> None:
         for storage in _storages(tree_flatten(out)[0]):
             self._count(storage, inputs)
-        return out
 
     def __exit__(self, *exc: object) -> None:
         # Storages that outlive the measurement (e.g. fn's result) stop reporting to us.
@@ -108,26 +126,15 @@ COPY_OPERATORS = frozenset(
 """ATen operators that move or duplicate data without arithmetic (a roll, a pad, a copy)."""
 
 
-class OperatorCounter(TorchDispatchMode):
+class OperatorCounter(_OperatorObserver):
     """Count the ATen operators called while the mode is active, by name (``counts``)."""
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        return False
 
     def __init__(self) -> None:
         super().__init__()
         self.counts: collections.Counter[str] = collections.Counter()
 
-    def __torch_dispatch__(
-        self,
-        func: torch._ops.OpOverload,
-        types: tuple[type, ...],
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
+    def before(self, func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> None:
         self.counts[func.overloadpacket.__name__] += 1
-        return func(*args, **(kwargs or {}))
 
 
 def operator_counts(fn: Callable[..., object], *args: object) -> collections.Counter[str]:

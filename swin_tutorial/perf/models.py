@@ -17,10 +17,9 @@ from ..config import SWIN_NANO, SWIN_T, SwinConfig
 from ..model import SwinTransformer, timm_to_torchvision_swin
 from .rows import Check, Precision, Row, check_close, dtype_name, skipped_row, tolerance
 from .suite import (
+    Measurement,
     TimmFusedAttention,
     check_names,
-    measure_variant,
-    memory_measurable,
     progress_bar,
     randn,
     random_generator,
@@ -293,6 +292,7 @@ def run_model(
             found.append(check_close(gradient, expected("gradient"), torch.float32))
         return found
 
+    measure = Measurement(device, dtype, min_run_time / rounds, num_threads, memory)
     names = [(v, False) for v in variants] + ([(v, True) for v in variants] if compile else [])
     rows, timed = [], []
     cases = [(v, compiled, mode) for v, compiled in names for mode in modes]
@@ -308,18 +308,9 @@ def run_model(
             fn, args = forward, (images,)
         else:
             fn, args = training_step(model, forward), (images, labels)
-        row = measure_variant(
-            case,
-            functools.partial(checks, forward, mode),
-            fn,
-            args,
-            device,
-            dtype,
-            grad=mode == "train",
-            min_run_time=min_run_time / rounds,
-            num_threads=num_threads,
-            memory=memory and memory_measurable(case["attention"], device, compiled),
-        )
+        case_checks = functools.partial(checks, forward, mode)
+        grad = mode == "train"
+        row = measure(case, case_checks, fn, args, case["attention"], compiled, grad)
         rows.append(row)
         if row["seconds"] is not None and rounds > 1:
             timed.append((row, fn, args))

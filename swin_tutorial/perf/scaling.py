@@ -17,13 +17,13 @@ from ..windows import window_partition, window_reverse
 from .references import attention_reference, global_pairs, neighborhood_pairs, window_pairs
 from .rows import Row, check_close, dtype_name, skipped_row
 from .suite import (
+    Measurement,
     check_names,
     flex_skip_reason,
-    measure_variant,
-    memory_measurable,
     progress_bar,
     randn,
     random_generator,
+    variant_names,
 )
 
 SCALING_VARIANTS = (
@@ -178,12 +178,12 @@ def run_scaling(
     _check_sides(sides, window_size, kernel_size)
     layers = ScalingLayers(dim, num_heads, window_size, kernel_size, seed, device)
     functions = {}
-    for variant in variants:
-        functions[variant] = layers.layer(variant)
-        if compile and not variant.endswith("flex"):
-            functions[f"{variant}+compile"] = torch.compile(functions[variant])
+    for name in variant_names(variants, compile):
+        fn = layers.layer(name.split("+")[0])
+        functions[name] = torch.compile(fn) if name.endswith("+compile") else fn
     skip = {v: flex_skip_reason(device, flex_on_cpu) for v in functions if "/flex" in v}
     generator = random_generator(seed + 1)
+    measure = Measurement(device, dtype, min_run_time, num_threads, memory)
     rows = []
     references: dict[str, torch.Tensor] = {}
     last_side = None
@@ -217,17 +217,7 @@ def run_scaling(
                 references[scheme] = layers.reference(scheme, x_check)
             return [check_close(fn(x_check), references[scheme], dtype)]
 
-        row = measure_variant(
-            case,
-            checks,
-            functions[variant],
-            (x_time,),
-            device,
-            dtype,
-            min_run_time=min_run_time,
-            num_threads=num_threads,
-            memory=memory and memory_measurable(backend, device, case["compiled"]),
-        )
+        row = measure(case, checks, functions[variant], (x_time,), backend, case["compiled"])
         if row["status"] == "skipped: out of memory":
             skip[variant] = f"out of memory at side {side} or smaller"
         rows.append(row)

@@ -1,8 +1,9 @@
-"""What the scaling, kernel and model suites share: names, skips, inputs, one measured variant."""
+"""What the scaling, kernel and model suites share: names, skips, inputs, the measurement."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -104,36 +105,62 @@ class TimmFusedAttention:
         set_fused_attn(default or experimental, experimental=experimental)
 
 
-def measure_variant(
-    case: Row,
-    checks: Callable[[], Sequence[Check]],
-    timed_fn: Callable[..., object],
-    time_args: tuple,
-    device: torch.device,
-    dtype: torch.dtype,
-    grad: bool = False,
-    min_run_time: float = 0.2,
-    num_threads: int | None = None,
-    memory: bool = True,
-) -> Row:
-    """Run ``checks()``, then :func:`measured_row` of ``timed_fn(*time_args)``, both in ``dtype``.
+def variant_names(variants: Sequence[str], compile: bool) -> list[str]:
+    """``variants`` in order, each followed by its ``"+compile"`` name when ``compile`` is on.
 
-    ``grad`` keeps autograd on (a training step). Running out of memory gives a
-    skipped row.
+    FlexAttention variants (``".../flex"``) are compiled already and get no second name.
     """
-    try:
-        with Precision(device, dtype), torch.set_grad_enabled(grad):
-            return measured_row(
-                case,
-                checks(),
-                timed_fn,
-                *time_args,
-                min_run_time=min_run_time,
-                num_threads=num_threads,
-                memory=memory,
-            )
-    except (torch.OutOfMemoryError, RuntimeError) as error:
-        if not is_out_of_memory(error):
-            raise
-        release_memory(device)
-        return skipped_row(case, "out of memory")
+    names = []
+    for variant in variants:
+        names.append(variant)
+        if compile and not variant.endswith("flex"):
+            names.append(f"{variant}+compile")
+    return names
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """How a suite measures each of its variants: device, dtype, timing and memory settings.
+
+    ``memory`` asks for peak memory wherever :func:`memory_measurable` allows it.
+    """
+
+    device: torch.device
+    dtype: torch.dtype
+    min_run_time: float = 0.2
+    num_threads: int | None = None
+    memory: bool = True
+
+    def __call__(
+        self,
+        case: Row,
+        checks: Callable[[], Sequence[Check]],
+        timed_fn: Callable[..., object],
+        time_args: tuple,
+        backend: str,
+        compiled: bool = False,
+        grad: bool = False,
+    ) -> Row:
+        """Run ``checks()``, then :func:`measured_row` of ``timed_fn(*time_args)``, in ``dtype``.
+
+        ``backend`` and ``compiled`` say whether memory is measurable; ``grad``
+        keeps autograd on (a training step). Running out of memory gives a
+        skipped row.
+        """
+        memory = self.memory and memory_measurable(backend, self.device, compiled)
+        try:
+            with Precision(self.device, self.dtype), torch.set_grad_enabled(grad):
+                return measured_row(
+                    case,
+                    checks(),
+                    timed_fn,
+                    *time_args,
+                    min_run_time=self.min_run_time,
+                    num_threads=self.num_threads,
+                    memory=memory,
+                )
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            release_memory(self.device)
+            return skipped_row(case, "out of memory")

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_int
 from ..analysis import query_position
-from ..patterns import check_pattern, receptive_field
+from ..patterns import check_layer_patterns, check_pattern, receptive_field
 from .style import (
     CURVE_STYLES,
     LINE_COLOURS,
@@ -102,15 +102,7 @@ def plot_receptive_field_growth(
     """
     H, W = map_size(H, W)
     i, j = query_position(query, H, W)
-    if isinstance(layer_patterns, torch.Tensor):
-        layer_patterns = [layer_patterns]
-    if not isinstance(layer_patterns, Sequence) or not layer_patterns:
-        raise ValueError(
-            "layer_patterns must be a bool (T, T) tensor or a non-empty list of them, "
-            f"got layer_patterns={layer_patterns!r}"
-        )
-    for index, pattern in enumerate(layer_patterns):
-        check_pattern(f"layer_patterns[{index}]", pattern, H * W)
+    layer_patterns = check_layer_patterns(layer_patterns, H * W)
     layers = list(layers) if isinstance(layers, Sequence | range) else [layers]
     if not layers:
         raise ValueError(f"layers must be a non-empty list of layer counts, got layers={layers!r}")

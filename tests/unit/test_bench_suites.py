@@ -8,8 +8,8 @@ from torch import nn
 
 import swin_tutorial as st
 from swin_tutorial import perf
-from swin_tutorial.model import timm_to_torchvision_swin
 from swin_tutorial.perf import models as perf_models
+from swin_tutorial.perf.suite import Measurement, variant_names
 
 # ---------------------------------------------------------------------------
 # The fp64 references, against independent ones
@@ -289,28 +289,34 @@ def test_rounds_report_the_median_turn(monkeypatch):
         perf.run_model("nano", rounds=0, progress=False)
 
 
-def test_torchvision_key_renaming():
-    renamed = timm_to_torchvision_swin(
-        {
-            "patch_embed.proj.weight": 1,
-            "patch_embed.norm.bias": 2,
-            "layers.0.blocks.1.mlp.fc2.weight": 3,
-            "layers.2.downsample.reduction.weight": 4,
-            "layers.2.blocks.0.attn.relative_position_index": 5,
-            "head.fc.bias": 6,
-            "norm.weight": 7,
-        }
-    )
-    assert renamed == {
-        "features.0.0.weight": 1,
-        "features.0.2.bias": 2,
-        "features.1.1.mlp.3.weight": 3,
-        "features.4.reduction.weight": 4,
-        "head.bias": 6,
-        "norm.weight": 7,
-    }
-    with pytest.raises(ValueError, match="not a Swin parameter: 'pos_embed'"):
-        timm_to_torchvision_swin({"pos_embed": 0})
+def test_variant_names_add_compiled_twins_except_flex():
+    assert variant_names(["a/sdpa", "b/flex", "c/explicit"], True) == [
+        "a/sdpa",
+        "a/sdpa+compile",
+        "b/flex",
+        "c/explicit",
+        "c/explicit+compile",
+    ]
+    assert variant_names(["a/sdpa", "b/flex"], False) == ["a/sdpa", "b/flex"]
+
+
+def test_measurement_skips_a_variant_that_runs_out_of_memory():
+    measure = Measurement(torch.device("cpu"), torch.float32, min_run_time=0.01, memory=False)
+
+    def checks():
+        return [perf.check_close(torch.zeros(2), torch.zeros(2), torch.float32)]
+
+    def out_of_memory(x):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    row = measure({"variant": "v"}, checks, out_of_memory, (torch.zeros(2),), "sdpa")
+    assert row["status"] == "skipped: out of memory" and row["seconds"] is None
+
+    def broken(x):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        measure({"variant": "v"}, checks, broken, (torch.zeros(2),), "sdpa")
 
 
 def test_matmul_rate_is_positive():

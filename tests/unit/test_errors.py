@@ -7,6 +7,7 @@ import torch
 
 import swin_tutorial as st
 from swin_tutorial.complexity import attention_flops
+from swin_tutorial.decoder import SlidingWindowBlock
 
 
 @pytest.mark.parametrize(
@@ -241,3 +242,15 @@ def test_window_attention_accepts_values_of_another_width():
     q, k = torch.randn(2, 6, 2, 16, 8)
     out, _ = st.window_attention(q, k, torch.randn(6, 2, 16, 3))
     assert out.shape == (6, 2, 16, 3)
+
+
+def test_heads_must_divide_the_channels_at_every_door():
+    for module in (
+        lambda: st.WindowAttention(10, 3, 2),
+        lambda: st.NeighborhoodAttention2D(10, 3, 3),
+        lambda: SlidingWindowBlock(10, 3, 4),
+    ):
+        with pytest.raises(ValueError, match=re.escape("num_heads=3 must divide dim=10")):
+            module()
+    with pytest.raises(ValueError, match="must be even for rotary"):
+        SlidingWindowBlock(12, 4, 4)  # head dimension 3

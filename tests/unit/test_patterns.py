@@ -11,6 +11,7 @@ from swin_tutorial.complexity import attention_flops
 from swin_tutorial.neighborhood import neighborhood_mask
 from swin_tutorial.patterns import (
     PatternCost,
+    check_layer_patterns,
     global_pattern,
     halo_pattern,
     neighborhood_pattern,
@@ -665,3 +666,15 @@ def test_cost_and_reach_errors():
         separable_factors(regular, 4, 5)
     with pytest.raises(ValueError, match="True"):
         separable_factors(torch.zeros(16, 16, dtype=torch.bool), 4, 4)
+
+
+def test_check_layer_patterns_lists_them_at_one_size():
+    regular = window_pattern(4, 4, 2)
+    no_diagonal = regular & ~torch.eye(16, dtype=torch.bool)
+    listed = check_layer_patterns(regular)
+    assert len(listed) == 1 and listed[0] is regular
+    assert len(check_layer_patterns((regular, no_diagonal), 16)) == 2  # no diagonal needed here
+    with pytest.raises(ValueError, match="layer_patterns\\[0\\]"):
+        check_layer_patterns([regular], 9)
+    with pytest.raises(ValueError, match="layer_patterns must be a bool"):
+        check_layer_patterns(3)
