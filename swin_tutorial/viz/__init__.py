@@ -7,7 +7,6 @@ written on the cells wherever the map is small enough, so no information rests
 on colour alone. What the drawings compute lives in :mod:`swin_tutorial.analysis`.
 """
 
-from ..analysis import attention_maps, effective_receptive_field, window_labels
 from .attention import plot_attention_map, plot_attention_maps
 from .patterns import (
     plot_coverage_curves,
@@ -36,8 +35,6 @@ __all__ = [
     "TOKEN_GRID_GID",
     "TOL_LIGHT",
     "VISIBLE",
-    "attention_maps",
-    "effective_receptive_field",
     "interactive_principle",
     "plot_attention_map",
     "plot_attention_maps",
@@ -51,5 +48,4 @@ __all__ = [
     "plot_visible_keys",
     "plot_windows",
     "principle_figure",
-    "window_labels",
 ]

@@ -69,6 +69,7 @@ def _assert_checked(rows: list[dict]) -> None:
         assert all(row[column] for row in rows), column
 
 
+@pytest.mark.slow
 def test_scaling_quick():
     rows, stdout = _run("scaling")
     assert {(r["variant"], r["side"]) for r in rows} == {
@@ -87,6 +88,7 @@ def test_scaling_quick():
     assert fits["global/explicit"]["memory_exponent"] >= 1.7
 
 
+@pytest.mark.slow
 def test_kernel_quick():
     rows, stdout = _run("kernel")
     assert [r["variant"] for r in rows] == list(perf.KERNEL_VARIANTS)
@@ -96,6 +98,7 @@ def test_kernel_quick():
     assert "package/sdpa" in stdout and "wrote 5 rows" in stdout
 
 
+@pytest.mark.slow
 def test_model_quick():
     rows, stdout = _run("model")
     assert {(r["variant"], r["mode"]) for r in rows} == {

@@ -27,6 +27,10 @@ raise RuntimeError("the student's notebook crashes here")
 """
 CHECK = "ex.check_window_partition(my_partition, seed=0)"
 
+# Each test starts subprocesses (kernels, capped interpreters): `make test` runs them,
+# `make check` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _write(folder, name, *sources):
     notebook = new_notebook(cells=[new_code_cell(source) for source in sources])

@@ -40,6 +40,10 @@ CASES = {
     """,
 }
 
+# Each test starts subprocesses (kernels, capped interpreters): `make test` runs them,
+# `make check` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def _run(body: str) -> subprocess.CompletedProcess:
     code = PRELUDE + textwrap.dedent(body)

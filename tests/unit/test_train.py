@@ -39,6 +39,7 @@ def _loaders(seed: int = 0):
     )
 
 
+@pytest.mark.slow
 def test_fit_lowers_the_loss_and_learns_a_tiny_problem():
     model = _tiny_model()
     train, val = _loaders()
@@ -204,6 +205,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data, model",
     [("digits", "tiny"), ("cross-window", "window"), ("cross-window", "neighborhood")],
@@ -388,6 +390,7 @@ def test_cli_passes_checked_values_to_the_work(monkeypatch, tmp_path):
     assert (tmp_path / "w.pt").exists()
 
 
+@pytest.mark.slow
 def test_cli_refusal_from_a_shell_is_quick_and_writes_nothing(tmp_path):
     weights = tmp_path / "missing" / "w.pt"
     result = _run_cli("--epochs", "1", "--limit", "16", "--save", str(weights))

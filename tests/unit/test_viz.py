@@ -9,7 +9,7 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from swin_tutorial import viz
+from swin_tutorial import analysis, viz
 from swin_tutorial.patterns import (
     global_pattern,
     neighborhood_pattern,
@@ -56,7 +56,7 @@ def test_plot_windows():
 
 
 def test_window_labels_count_shifted_windows():
-    labels = viz.window_labels(8, 12, 4, 2)
+    labels = analysis.window_labels(8, 12, 4, 2)
     assert labels.shape == (8, 12) and int(labels.max()) + 1 == (8 // 4 + 1) * (12 // 4 + 1)
 
 
