@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: env book student mathjax book-offline lint check test clean
+.PHONY: env book student mathjax book-offline lint check test clean \
+	pdf site publish set-repo
 
 env: $(STAMP)
 
@@ -67,10 +68,14 @@ book-offline: env mathjax
 
 # What ruff checks: the package, the tests and the benchmark scripts (the
 # notebooks' line length follows the book's column; see pyproject.toml).
-LINTED := swin_tutorial tests benchmarks
+LINTED := swin_tutorial tests benchmarks tools
+# The GitHub workflows are checked by actionlint (requirements.txt installs a
+# wheel that ships its binary).
+WORKFLOWS := .github/workflows/*.yml
 lint: env
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/actionlint $(WORKFLOWS)
 
 # The edit-test loop: lint and the package's unit tests on two workers,
 # leaving out the slow ones (scripts and the grader run end to end as
@@ -88,6 +93,53 @@ test: lint mathjax
 	$(BIN)/python -m pytest tests/book -p no:cacheprovider
 	$(BIN)/python $(NBVAL)
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python $(NBVAL)
+
+# The PDF edition, through Jupyter Book's LaTeX builder with XeLaTeX, into
+# _build/pdf/book.pdf. book/pdf_edition.yml says what differs (fonts that cover
+# the chapters' symbols; solutions left out, as in the student edition).
+PDF_OUT ?= _build/pdf
+PDF_CONFIG := $(PDF_OUT)/_config.yml
+PDF_DEBS := texlive-xetex latexmk texlive-latex-recommended texlive-latex-extra \
+	texlive-fonts-recommended tex-gyre fonts-freefont-otf
+pdf: env
+	@missing=""; for tool in xelatex latexmk fc-list; do \
+	  command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	  fc-list 2>/dev/null | grep -q FreeSerif.otf || missing="$$missing FreeSerif.otf"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "make pdf: missing$$missing; install TeX Live and the fonts (Debian):"; \
+	    echo "  apt-get install $(PDF_DEBS)"; exit 1; fi
+	mkdir -p $(PDF_OUT)
+	$(EDITION_CONFIG) book/pdf_edition.yml $(PDF_CONFIG)
+	$(BIN)/jupyter-book build . --builder pdflatex --config $(PDF_CONFIG) --path-output $(PDF_OUT) -W -n --keep-going
+	cp $(PDF_OUT)/_build/latex/book.pdf $(PDF_OUT)/book.pdf
+	@echo "PDF edition: $(PDF_OUT)/book.pdf"
+
+# The site that .github/workflows/book.yml deploys, from editions already
+# built: the default edition at the root, the student edition in student/,
+# the Chinese edition in zh/ where it was built (ZH_HTML).
+SITE_OUT ?= _build/site
+ZH_HTML ?= _build/zh/_build/html
+site:
+	test -f _build/html/index.html && test -f $(STUDENT_OUT)/_build/html/index.html
+	rm -rf $(SITE_OUT)
+	mkdir -p $(SITE_OUT)
+	cp -r _build/html/. $(SITE_OUT)/
+	cp -r $(STUDENT_OUT)/_build/html $(SITE_OUT)/student
+	if [ -f $(ZH_HTML)/index.html ]; then cp -r $(ZH_HTML) $(SITE_OUT)/zh; fi
+	@echo "site: $(SITE_OUT)"
+
+# Publish by hand: push the built book to the gh-pages branch of `origin`
+# (Settings > Pages: deploy from the gh-pages branch). PUBLISH_DIR=_build/site
+# publishes every edition, after `make book student site`.
+PUBLISH_DIR ?= _build/html
+publish: book
+	$(BIN)/ghp-import --no-jekyll --push --force --message "Publish the book" $(PUBLISH_DIR)
+
+# Point the book at a fork: repository.url in _config.yml and REPO_URL in
+# every notebook's install cell (tools/set_repo.py).
+set-repo: env
+	@test -n "$(URL)" || { echo "usage: make set-repo URL=https://github.com/OWNER/NAME"; exit 2; }
+	$(BIN)/python tools/set_repo.py "$(URL)"
 
 clean:
 	rm -rf _build

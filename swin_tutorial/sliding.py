@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_bool, check_positive_int
+from ._checks import check_bool, check_int, check_positive_int
 from .backends import BACKENDS, check_qkv, flex_masked_attention, resolve_backend
 
 #: Backends of :func:`sliding_window_attention_1d`: those of :mod:`~swin_tutorial.backends` and
@@ -81,16 +81,8 @@ def longformer_mask(
             "global_tokens must be a sequence of ints (positions), "
             f"got {type(global_tokens).__name__}"
         )
-    for position in global_tokens:
-        if isinstance(position, bool) or not isinstance(position, int):
-            raise TypeError(
-                f"global_tokens must hold ints, got {position!r} in {list(global_tokens)!r}"
-            )
-        if not 0 <= position < length:
-            raise ValueError(
-                f"global_tokens must be positions in [0, {length}) (length={length}), "
-                f"got {position}"
-            )
+    for i, position in enumerate(global_tokens):  # positions in [0, length)
+        check_int(f"global_tokens[{i}]", position, minimum=0, maximum=length - 1)
     is_global = torch.zeros(length, dtype=torch.bool, device=band.device)
     is_global[list(global_tokens)] = True
     return band | is_global[:, None] | is_global[None, :]
