@@ -36,7 +36,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -194,9 +194,8 @@ def site(book_build):
             handler = functools.partial(_QuietHandler, directory=str(build.html))
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
-            if edition == "offline":
-                shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-                (SCREENSHOTS / edition).mkdir(parents=True)
+            shutil.rmtree(SCREENSHOTS / edition, ignore_errors=True)
+            (SCREENSHOTS / edition).mkdir(parents=True)
             servers[edition] = (build, f"http://127.0.0.1:{server.server_address[1]}/", server)
         build, base, _ = servers[edition]
         return build, base
@@ -319,6 +318,23 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
                 "or give its cell the `full-width` tag"
             )
 
+    # Code fits the page: no code cell scrolls sideways at the test's window
+    # width (notebooks/ruff.toml formats the chapters to fit). Text outputs that
+    # do are counted in wide-outputs.txt beside the screenshots.
+    wide_code = driver.execute_script(
+        "return [...document.querySelectorAll('div.cell_input pre')]"
+        ".filter(p => p.scrollWidth > p.clientWidth)"
+        ".map(p => p.textContent.split('\\n')"
+        ".reduce((a, b) => (b.length > a.length ? b : a)))"
+    )
+    problems += [f"code cell wider than the page, longest line: {line!r}" for line in wide_code]
+    wide, outputs = driver.execute_script(
+        "const pres = [...document.querySelectorAll('div.cell_output pre')];"
+        "return [pres.filter(p => p.scrollWidth > p.clientWidth).length, pres.length]"
+    )
+    with open(SCREENSHOTS / edition / "wide-outputs.txt", "a") as report:
+        report.write(f"{page}: {wide} of {outputs} text outputs wider than the page\n")
+
     # Equations: every math element typeset by MathJax, none in error.
     n_math = driver.execute_script("return document.querySelectorAll('.math').length")
     if n_math and edition == "offline":
@@ -388,6 +404,11 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
             problems.append(f"Binder launch links {binder}, expected [{expected['binder']}]")
     elif colab or binder:
         problems.append(f"a page that is not a notebook has launch links {colab + binder}")
+
+    # Readers can talk back: every page links to a new issue that names the page.
+    new_issue = f"{CONFIG['repository']['url'].rstrip('/')}/issues/new?title="
+    if not any(link.startswith(new_issue) and page in unquote(link) for link in links):
+        problems.append(f"no 'open an issue' link naming {page} (html.use_issues_button)")
 
     # The screenshot (the offline edition, where everything renders), taken with
     # every solution open and every equation typeset.
