@@ -131,7 +131,12 @@ def interactive_principle(H: int = 8, W: int = 8, show: Callable[[Figure], None]
         plt.close(fig)
         return fig
 
-    return widgets.interactive(
+    class PrincipleWidget(widgets.interactive):
+        def __repr__(self) -> str:
+            # What a page without a kernel shows in place of the controls.
+            return "(interactive widget: needs a running kernel)"
+
+    return PrincipleWidget(
         draw,
         window_size=window,
         shift_size=shift,

@@ -53,6 +53,8 @@ WINDOW = (1280, 900)
 # A figure may be scaled down to this fraction of its pixel width, no further:
 # matplotlib's 10-pt labels at the notebooks' 100 dpi (13.9 px) stay >= 9.7 px.
 MIN_FIGURE_SCALE = 0.7
+# At most this share of the text outputs may be wider than the page.
+MAX_WIDE_OUTPUTS = 0.05
 # Console errors that come with the pinned Sphinx toolchain, not from the book:
 # Sphinx 7.4 registers an inline script added after the builder starts twice
 # (once with filename None, once with ""), so sphinx-thebe's configuration
@@ -449,6 +451,27 @@ def test_page_works_in_a_browser(browser, site, edition, page):
     _, base = site(edition)
     problems = _check_page(browser, base, edition, page)
     assert problems == [], f"{edition} edition, {page}.html:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_few_text_outputs_are_wider_than_the_page(site, edition):
+    """At most 5 % of the book's text outputs scroll sideways (a wide table may need to):
+    the counts test_page_works_in_a_browser wrote for every page of the edition."""
+    site(edition)
+    report = SCREENSHOTS / edition / "wide-outputs.txt"
+    counts = {}
+    for line in report.read_text().splitlines() if report.exists() else []:
+        page, rest = line.split(": ", 1)
+        wide, _, total = rest.split()[:3]
+        counts[page] = (int(wide), int(total))
+    if set(counts) != set(PAGES):
+        pytest.skip("needs test_page_works_in_a_browser to have visited every page first")
+    wide = sum(w for w, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    pages = {page: w for page, (w, _) in counts.items() if w}
+    assert wide <= MAX_WIDE_OUTPUTS * total, (
+        f"{wide} of {total} text outputs are wider than the page, by page: {pages}"
+    )
 
 
 @pytest.mark.parametrize("edition", EDITIONS)

@@ -158,6 +158,9 @@ def test_interactive_principle_builds_and_redraws():
     assert shift.max == 1
     assert isinstance(widget.result, Figure) and "window 2" in widget.result._suptitle.get_text()
     assert len(shown) >= 2
+    # A page without a kernel shows one short line, not the controls' long repr.
+    assert widget._repr_mimebundle_()["text/plain"] == repr(widget)
+    assert repr(widget) == "(interactive widget: needs a running kernel)"
 
 
 def test_interactive_principle_without_ipywidgets_says_what_to_install(monkeypatch):
