@@ -112,6 +112,16 @@ def resolve(args: argparse.Namespace, p: argparse.ArgumentParser, batch: dict[st
     torch.set_num_threads(args.threads)
 
 
+def suite_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keyword arguments every ``perf.run_*`` suite takes, from the parsed arguments."""
+    return {
+        "variants": args.variants,
+        "compile": args.compile,
+        "min_run_time": args.min_run_time,
+        "progress": not args.no_progress,
+    }
+
+
 def finish(
     args: argparse.Namespace,
     rows: list[perf.Row],

@@ -54,11 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.device,
         perf.dtype_from_name(args.dtype),
         args.batch,
-        variants=args.variants,
         flex_on_cpu=args.flex_on_cpu,
-        compile=args.compile,
-        min_run_time=args.min_run_time,
-        progress=not args.no_progress,
+        **common.suite_options(args),
     )
     relative_to_baseline(rows)
     columns = ["variant", "windows", "status", "check_error", "seconds", "peak_mb", "speedup"]

@@ -96,12 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.device,
         perf.dtype_from_name(args.dtype),
         args.batch,
-        variants=args.variants,
         modes=args.modes,
-        compile=args.compile,
-        min_run_time=args.min_run_time,
-        progress=not args.no_progress,
         rounds=args.rounds,
+        **common.suite_options(args),
     )
     columns = ["variant", "mode", "status", "check_error", "images_per_s", "peak_mb", "mfu"]
     formats = {"images_per_s": ".1f", "peak_mb": ".0f", "check_error": ".1e", "mfu": ".1%"}

@@ -111,11 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.device,
         perf.dtype_from_name(args.dtype),
         args.batch,
-        variants=args.variants,
         flex_on_cpu=args.flex_on_cpu,
-        compile=args.compile,
-        min_run_time=args.min_run_time,
-        progress=not args.no_progress,
+        **common.suite_options(args),
     )
     columns = ["variant", "side", "tokens", "status", "check_error", "seconds", "peak_mb", "macs"]
     formats = {"seconds": ".3e", "peak_mb": ".2f", "check_error": ".1e", "macs": ".3g"}
