@@ -134,6 +134,36 @@ def check_tensor(name: str, x: object, rank: int, layout: str) -> torch.Tensor:
     return x
 
 
+def check_qkv(
+    q: object, k: object, v: object, rank: int, layout: str, value_dim_free: bool = False
+) -> None:
+    """Check attention inputs: non-empty float tensors of rank ``rank`` (``layout``, e.g.
+    ``"(B, heads, L, d)"``) on one dtype and device, ``k`` shaped as ``q`` and ``v`` too
+    (but for its last axis when ``value_dim_free``)."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t, rank, layout)
+    if value_dim_free and (k.shape != q.shape or v.shape[:-1] != q.shape[:-1]):
+        raise ValueError(
+            f"k must have the shape of q, and v the same but for its last axis {layout}, "
+            f"got q={tuple(q.shape)}, k={tuple(k.shape)}, v={tuple(v.shape)}"
+        )
+    if not value_dim_free and not (q.shape == k.shape == v.shape):
+        raise ValueError(
+            f"q, k and v must have the same shape {layout}, got {tuple(q.shape)}, "
+            f"{tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    empty = next((t for t in (q, k, v) if t.numel() == 0), None)
+    if empty is not None:
+        raise ValueError(
+            f"q, k and v must not be empty {layout}, got shape {tuple(empty.shape)} (an empty axis)"
+        )
+    if not (q.dtype == k.dtype == v.dtype) or not (q.device == k.device == v.device):
+        raise ValueError(
+            f"q, k and v must share one dtype and device, got {q.dtype}/{q.device}, "
+            f"{k.dtype}/{k.device}, {v.dtype}/{v.device}"
+        )
+
+
 def check_channels(name: str, x: torch.Tensor, expected: int) -> None:
     """Check that the last dimension of ``x`` equals ``expected``."""
     if x.shape[-1] != expected:

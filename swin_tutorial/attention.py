@@ -24,8 +24,8 @@ from ._checks import (
     check_bool,
     check_heads,
     check_positive_int,
+    check_qkv,
     check_real,
-    check_tensor,
     to_pair,
 )
 from .position import (
@@ -90,16 +90,7 @@ def _check_inputs(
     mask: torch.Tensor | None,
 ) -> None:
     """The door of :func:`window_attention`: ranks and shapes of its tensors."""
-    layout = "(B*nW, heads, N, d)"
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        check_tensor(name, tensor, 4, layout)
-        if 0 in tensor.shape:
-            raise ValueError(f"{name} must have no empty axis {layout}, got {tuple(tensor.shape)}")
-    if k.shape != q.shape or v.shape[:-1] != q.shape[:-1]:
-        raise ValueError(
-            f"k must have the shape of q, and v the same (B*nW, heads, N), got "
-            f"q={tuple(q.shape)}, k={tuple(k.shape)}, v={tuple(v.shape)}"
-        )
+    check_qkv(q, k, v, 4, "(B*nW, heads, N, d)", value_dim_free=True)
     windows, heads, N, _ = q.shape
     if bias is not None and (
         not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (heads, N, N)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._checks import check_choice, check_int, check_tensor
+from ._checks import check_choice, check_int
 
 #: Backends every local attention accepts; each adds its own linear-memory one.
 BACKENDS = ("auto", "dense", "flex")
@@ -108,21 +108,3 @@ def flex_masked_attention(
         return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask)
     block_mask = create_block_mask(mask_mod, None, None, T, T, device=q.device)
     return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
-
-
-def check_qkv(q: object, k: object, v: object, rank: int, layout: str) -> None:
-    """Check q, k, v: non-empty float tensors sharing one shape ``layout``, dtype and device."""
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        check_tensor(name, t, rank, layout)
-    if not (q.shape == k.shape == v.shape):
-        raise ValueError(
-            f"q, k and v must have the same shape {layout}, got {tuple(q.shape)}, "
-            f"{tuple(k.shape)}, {tuple(v.shape)}"
-        )
-    if q.numel() == 0:
-        raise ValueError(f"q, k and v must not be empty {layout}, got shape {tuple(q.shape)}")
-    if not (q.dtype == k.dtype == v.dtype) or not (q.device == k.device == v.device):
-        raise ValueError(
-            f"q, k and v must share one dtype and device, got {q.dtype}/{q.device}, "
-            f"{k.dtype}/{k.device}, {v.dtype}/{v.device}"
-        )

@@ -23,8 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_choice, check_heads, check_positive_int, check_tensor
-from .backends import BACKENDS, check_qkv, flex_masked_attention, resolve_backend
+from ._checks import (
+    check_channels,
+    check_choice,
+    check_heads,
+    check_positive_int,
+    check_qkv,
+    check_tensor,
+)
+from .backends import BACKENDS, flex_masked_attention, resolve_backend
 
 #: Backends of :func:`neighborhood_attention_2d`: those of :mod:`~swin_tutorial.backends` and
 #: ``"gather"``.

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_bool, check_int, check_positive_int
-from .backends import BACKENDS, check_qkv, flex_masked_attention, resolve_backend
+from ._checks import check_bool, check_int, check_positive_int, check_qkv
+from .backends import BACKENDS, flex_masked_attention, resolve_backend
 
 #: Backends of :func:`sliding_window_attention_1d`: those of :mod:`~swin_tutorial.backends` and
 #: ``"blocked"``.
