@@ -17,11 +17,15 @@ from .checkers import (
     check_window_partition,
     check_window_reverse,
 )
-from .harness import GRADE_LOG_VARIABLE, CheckResult
+from .fresh import fresh_checkers
+from .harness import GRADE_LOG_VARIABLE, CheckResult, ExerciseFailed, check_value
 
 __all__ = [
     "GRADE_LOG_VARIABLE",
     "CheckResult",
+    "ExerciseFailed",
+    "check_value",
+    "fresh_checkers",
     "check_attention_flops",
     "check_effective_receptive_field",
     "check_log_spaced_coordinates",

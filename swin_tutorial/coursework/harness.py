@@ -20,6 +20,10 @@ from .._checks import check_bool
 GRADE_LOG_VARIABLE = "SWIN_TUTORIAL_GRADE_LOG"
 
 
+class ExerciseFailed(AssertionError):
+    """Raised by :meth:`CheckResult.require` when a check failed: the test cell fails."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Outcome of one checker: ``score`` is the fraction of random cases passed."""
@@ -31,6 +35,11 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.message
+
+    def require(self) -> None:
+        """Raise :class:`ExerciseFailed` with the checker's report unless every case passed."""
+        if not self.passed:
+            raise ExerciseFailed(self.message)
 
 
 @dataclass(frozen=True)
@@ -152,3 +161,27 @@ def first_matching_advice(
         ):
             return advice
     return fallback
+
+
+def check_value(
+    name: str, received: object, expected: object, rel_tol: float = 0.0, verbose: bool = True
+) -> CheckResult:
+    """Check a written answer stored in a variable: a number, a bool or a string.
+
+    ``received`` must have the type of ``expected`` (an ``int`` is accepted for a
+    ``float``), so an object with a strange ``__eq__`` never passes; numbers agree
+    within ``rel_tol`` (relative). Used in the hidden tests of the chapters.
+    """
+    check_bool("verbose", verbose)
+    wanted = (int, float) if type(expected) is float else (type(expected),)
+    if type(received) not in wanted:
+        problem = f"expected a {type(expected).__name__}, received {type(received).__name__}"
+    elif isinstance(expected, float):
+        close = abs(received - expected) <= rel_tol * abs(expected)
+        problem = None if close else f"{received!r} is not the expected value"
+    else:
+        problem = None if received == expected else f"{received!r} is not the expected value"
+    message = f"\u2705 {name}: correct." if problem is None else f"\u274c {name}: {problem}."
+    if verbose:
+        print(message)
+    return CheckResult(name, problem is None, float(problem is None), message)
