@@ -326,6 +326,20 @@ class SwinTransformer(nn.Module):
         self.patch_embed.check_images(images)
         return self.norm(self.layers(self.patch_embed(images)))
 
+    def forward_hierarchy(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Every stage's map, for a dense-prediction neck: ``[(B, H_s, W_s, C_s)]``.
+
+        ``(B, C_in, H, W)`` in; stage ``s`` (from 0) gives ``H_s = H / (p 2^s)``
+        (rounded up at each merging) and ``C_s = embed_dim 2^s``. The maps are
+        taken before the final norm, as timm's ``features_only`` models give them.
+        """
+        self.patch_embed.check_images(images)
+        maps, x = [], self.patch_embed(images)
+        for stage in self.layers:
+            x = stage(x)
+            maps.append(x)
+        return maps
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, num_classes)`` logits."""
         return self.head(self.forward_features(images))
