@@ -7,6 +7,7 @@ written on the cells wherever the map is small enough, so no information rests
 on colour alone. What the drawings compute lives in :mod:`swin_tutorial.analysis`.
 """
 
+from .architecture import plot_architecture, plot_block_orders
 from .attention import plot_attention_map, plot_attention_maps
 from .patterns import (
     plot_coverage_curves,
@@ -36,8 +37,10 @@ __all__ = [
     "TOL_LIGHT",
     "VISIBLE",
     "interactive_principle",
+    "plot_architecture",
     "plot_attention_map",
     "plot_attention_maps",
+    "plot_block_orders",
     "plot_coverage_curves",
     "plot_cyclic_shift",
     "plot_effective_receptive_field",
