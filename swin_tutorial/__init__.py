@@ -4,6 +4,7 @@ Every public function states its tensor shapes; feature maps are channels-last
 ``(B, H, W, C)`` and windows ``(B * nW, N, C)``.
 """
 
+from . import check
 from .attention import CosineWindowAttention, WindowAttention, window_attention
 from .blocks import NeighborhoodBlock, SwinBlock, SwinV2Block
 from .config import SWIN_DIGITS, SWIN_NANO, SWIN_T, SWINV2_T, SwinConfig
@@ -85,6 +86,7 @@ __all__ = [
     "SwinTransformer",
     "SwinV2Block",
     "WindowAttention",
+    "check",
     "crop_to",
     "cross_window_dataset",
     "cross_window_loaders",
