@@ -28,14 +28,24 @@ EDITION_CONFIG = $(BIN)/python -c 'import sys, yaml; c, o = (yaml.safe_load(open
 	  c["sphinx"]["config"].update(o["sphinx"]["config"]); \
 	  yaml.safe_dump(c, open(sys.argv[3], "w"))' _config.yml
 
-# The student edition: every exercise solution removed, built into
-# _build/student/_build/html; book/student_edition.yml says what differs.
+# The student edition, built from the release (`python -m swin_tutorial.coursework
+# release`: nbgrader's student notebooks, every solution and hidden test stripped,
+# the exercises' outputs cleared), never from the chapters themselves. Its source
+# tree is put together in $(STUDENT_SRC): the released notebooks, book/, _toc.yml
+# and _config.yml with book/student_edition.yml's keys (no notebook sources, no
+# download or launch buttons); the HTML goes to $(STUDENT_OUT)/_build/html.
+# tests/book/test_student_release.py checks that no line of a solution is left.
 STUDENT_OUT ?= _build/student
-STUDENT_CONFIG := $(STUDENT_OUT)/_config.yml
+STUDENT_SRC := $(STUDENT_OUT)/src
+STUDENT_RELEASE := $(BIN)/python -m swin_tutorial.coursework release
 student: env
-	mkdir -p $(STUDENT_OUT)
-	$(EDITION_CONFIG) book/student_edition.yml $(STUDENT_CONFIG)
-	$(BIN)/jupyter-book build . --config $(STUDENT_CONFIG) --path-output $(STUDENT_OUT) -W -n --keep-going
+	@test -n "$(STUDENT_OUT)" || { echo "make student: STUDENT_OUT is empty"; exit 2; }
+	rm -rf $(STUDENT_SRC) $(STUDENT_OUT)/_build
+	mkdir -p $(STUDENT_SRC)
+	$(STUDENT_RELEASE) $(STUDENT_SRC)/notebooks
+	cp -r _toc.yml book $(STUDENT_SRC)/
+	$(EDITION_CONFIG) book/student_edition.yml $(STUDENT_SRC)/_config.yml
+	$(BIN)/jupyter-book build $(STUDENT_SRC) --path-output $(STUDENT_OUT) -W -n --keep-going
 
 # MathJax for the offline edition, from the npm registry, installed once into
 # _build/mathjax (a cache, never committed): the tex-mml-chtml component the

@@ -1,9 +1,11 @@
 """The book's builds, shared by the tests of this folder.
 
 `book_build(edition)` builds one edition of the HTML book ("default", as
-`make book` does, or "offline", as `make book-offline` does) into a temporary
-folder, at most once per test session, so that test_book_build.py and
-test_browser.py share the builds.
+`make book` does, "offline", as `make book-offline` does, or "student", as
+`make student` does) into a temporary folder, at most once per test session, so
+that test_book_build.py, test_browser.py and test_student_release.py share the
+builds. The student edition's build also leaves the release it was built from:
+`BookBuild.source / "notebooks"`.
 """
 
 import subprocess
@@ -18,18 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 # What `make mathjax` installs (from the npm registry) for the offline edition.
 MATHJAX_COMPONENT = ROOT / "_build" / "mathjax" / "static" / "mathjax" / "tex-mml-chtml.js"
-EDITIONS = ("default", "offline")
+EDITIONS = ("default", "offline", "student")
 
 
 @dataclass(frozen=True)
 class BookBuild:
-    """One finished build: the command, its exit status, the end of its log, the HTML folder."""
+    """One finished build: the command, its exit status, the end of its log, the HTML folder.
+
+    `source` is the folder the book was built from (the repository, or the
+    student edition's source tree that `make student` puts together).
+    """
 
     edition: str
     command: list[str]
     returncode: int
     log: str
     html: Path
+    source: Path
 
 
 def _build_command(edition: str, out: Path) -> list[str]:
@@ -62,7 +69,22 @@ def _build_command(edition: str, out: Path) -> list[str]:
             f"BIN={JUPYTER_BOOK.parent}",
             f"OFFLINE_OUT={out}",
         ]
+    if edition == "student":
+        # -o env: use the environment running pytest (BIN), install nothing.
+        return [
+            "make",
+            "-o",
+            "env",
+            "student",
+            f"BIN={JUPYTER_BOOK.parent}",
+            f"STUDENT_OUT={out}",
+        ]
     raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+
+
+def _source_folder(edition: str, out: Path) -> Path:
+    # The Makefile's STUDENT_SRC: the released notebooks, book/, _toc.yml, _config.yml.
+    return out / "src" if edition == "student" else ROOT
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +106,7 @@ def book_build(tmp_path_factory):
                 result.returncode,
                 result.stdout[-6000:] + result.stderr[-6000:],
                 out / "_build" / "html",
+                _source_folder(edition, out),
             )
         return builds[edition]
 
