@@ -1,14 +1,16 @@
-"""Coursework: the exercise checkers and the grading command.
+"""Coursework: the exercise checkers, the release and the grading command.
 
-``from swin_tutorial.coursework import check_shift_mask`` in a chapter's check
-cell; ``python -m swin_tutorial.coursework grade SUBMISSIONS_DIR`` for an
-instructor (see :mod:`swin_tutorial.coursework.grading`).
+A chapter's graded test cell calls ``fresh_checkers().check_window_partition(fn)
+.require()`` (a copy of the checkers loaded anew, see :mod:`.fresh`); a reader
+may also call ``from swin_tutorial.coursework import check_shift_mask`` directly.
+``python -m swin_tutorial.coursework release|grade|feedback`` is for instructors.
 """
 
 from .checkers import (
     check_attention_flops,
     check_effective_receptive_field,
     check_log_spaced_coordinates,
+    check_merge_order,
     check_neighborhood_attention,
     check_relative_position_index,
     check_shift_mask,
@@ -18,10 +20,9 @@ from .checkers import (
     check_window_reverse,
 )
 from .fresh import fresh_checkers
-from .harness import GRADE_LOG_VARIABLE, CheckResult, ExerciseFailed, check_value
+from .harness import CheckResult, ExerciseFailed, check_value
 
 __all__ = [
-    "GRADE_LOG_VARIABLE",
     "CheckResult",
     "ExerciseFailed",
     "check_value",
@@ -29,6 +30,7 @@ __all__ = [
     "check_attention_flops",
     "check_effective_receptive_field",
     "check_log_spaced_coordinates",
+    "check_merge_order",
     "check_neighborhood_attention",
     "check_relative_position_index",
     "check_shift_mask",

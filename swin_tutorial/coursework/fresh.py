@@ -4,11 +4,13 @@ A test cell calls ``fresh_checkers().check_window_partition(window_partition)``:
 the checkers, and the package references they compare with, are loaded anew
 from the package's files under a private name, so nothing a student's cell did
 to the modules it imported (replacing a reference, a checker or a helper)
-reaches the verdict.
+reaches the verdict. The copy's modules are taken out of ``sys.modules`` once
+loaded: they are reached only through the module returned.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import itertools
 import sys
@@ -27,5 +29,9 @@ def fresh_checkers() -> ModuleType:
     )
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package  # relative imports inside the copy resolve to the copy
-    spec.loader.exec_module(package)
-    return importlib.import_module(f"{name}.coursework.checkers")
+    try:
+        spec.loader.exec_module(package)
+        return importlib.import_module(f"{name}.coursework.checkers")
+    finally:
+        for module in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
+            del sys.modules[module]
