@@ -80,7 +80,8 @@ def plot_architecture(
         height = 0.6 + 1.6 * shape.height / tallest
         text = (
             f"stage {shape.stage}\n{shape.height}x{shape.width}\nC = {shape.channels}\n"
-            f"{shape.depth} blocks\n{shape.heads} heads\n{shape.windows} window{'s' * (shape.windows != 1)}"
+            f"{shape.depth} blocks\n{shape.heads} heads\n"
+            f"{shape.windows} window{'s' * (shape.windows != 1)}"
         )
         _box(axis, 2.1 * index, 0, 1.3, max(height, 1.5), TOL_LIGHT[index - 1], text)
         label = "merge 2x2" if shape.merges else "patch embed"
