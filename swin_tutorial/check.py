@@ -21,6 +21,13 @@ def _check_claim(claim: object) -> str:
     return claim
 
 
+def _same_shape(actual: torch.Tensor, expected: torch.Tensor, claim: str) -> None:
+    if actual.shape != expected.shape:
+        raise AssertionError(
+            f"{claim}: shapes differ, {tuple(actual.shape)} != {tuple(expected.shape)}"
+        )
+
+
 def _passed(claim: str) -> None:
     print(f"{MARK} {claim}")
 
@@ -47,10 +54,7 @@ def equal(actual: object, expected: object, claim: str) -> None:
     if isinstance(actual, torch.Tensor) or isinstance(expected, torch.Tensor):
         if not (isinstance(actual, torch.Tensor) and isinstance(expected, torch.Tensor)):
             raise TypeError(f"{claim}: compare a tensor with a tensor, got {type(actual).__name__}")
-        if actual.shape != expected.shape:
-            raise AssertionError(
-                f"{claim}: shapes differ, {tuple(actual.shape)} != {tuple(expected.shape)}"
-            )
+        _same_shape(actual, expected, claim)
         wrong = int((actual != expected).sum())
         if wrong:
             raise AssertionError(f"{claim}: {wrong} of {actual.numel()} entries differ")
@@ -69,10 +73,7 @@ def close(
     for name, value in (("actual", actual), ("expected", expected)):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{name} must be a tensor, got {type(value).__name__}")
-    if actual.shape != expected.shape:
-        raise AssertionError(
-            f"{claim}: shapes differ, {tuple(actual.shape)} != {tuple(expected.shape)}"
-        )
+    _same_shape(actual, expected, claim)
     error = (actual.double() - expected.double()).abs()
     allowed = atol + rtol * expected.double().abs()
     if not bool((error <= allowed).all()):

@@ -321,10 +321,10 @@ class SwinTransformer(nn.Module):
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, H / (p 2^(S-1)), W / (p 2^(S-1)), C_last)``, normalised.
 
-        Checks ``images`` (rank, channels, a multiple of the patch size).
+        Checks ``images`` (rank, channels, a multiple of the patch size). The
+        last map of :meth:`forward_hierarchy`, normalised.
         """
-        self.patch_embed.check_images(images)
-        return self.norm(self.layers(self.patch_embed(images)))
+        return self.norm(self.forward_hierarchy(images)[-1])
 
     def forward_hierarchy(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Every stage's map, for a dense-prediction neck: ``[(B, H_s, W_s, C_s)]``.
