@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: env book student mathjax book-offline lint check test clean \
+.PHONY: env book student mathjax book-offline book-zh pot locales lint check test clean \
 	pdf site publish set-repo
 
 env: $(STAMP)
@@ -22,11 +22,14 @@ book: env
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # An edition's configuration: _config.yml with the `sphinx` keys of an overlay
-# (book/*_edition.yml) added. Usage: $(EDITION_CONFIG) OVERLAY OUTPUT
-EDITION_CONFIG = $(BIN)/python -c 'import sys, yaml; c, o = (yaml.safe_load(open(f)) for f in sys.argv[1:3]); \
+# (book/*_edition.yml) added, and the local extensions' folders made absolute
+# (Jupyter Book reads them relative to the configuration file, which is written
+# elsewhere). Usage: $(EDITION_CONFIG) OVERLAY OUTPUT
+EDITION_CONFIG = $(BIN)/python -c 'import os, sys, yaml; c, o = (yaml.safe_load(open(f)) for f in sys.argv[1:3]); \
 	  c["sphinx"]["recursive_update"] = o["sphinx"].get("recursive_update", False); \
 	  c["sphinx"]["config"].update(o["sphinx"]["config"]); \
-	  yaml.safe_dump(c, open(sys.argv[3], "w"))' _config.yml
+	  ext = c["sphinx"].get("local_extensions", {}); ext.update((k, os.path.abspath(v)) for k, v in ext.items()); \
+	  yaml.safe_dump(c, open(sys.argv[3], "w"), allow_unicode=True)' _config.yml
 
 # The student edition, built from the release (`python -m swin_tutorial.coursework
 # release`: nbgrader's student notebooks, every solution and hidden test stripped,
@@ -76,9 +79,36 @@ book-offline: env mathjax
 	$(BIN)/jupyter-book build . --config $(OFFLINE_CONFIG) --path-output $(OFFLINE_OUT) -W -n --keep-going
 	@echo "offline edition: $$(du -sh $(OFFLINE_OUT)/_build/html | cut -f1) in $(OFFLINE_OUT)/_build/html"
 
+# The Chinese edition: the same notebooks, with the prose of every document
+# translated through Sphinx's gettext catalogs in locales/zh_CN/LC_MESSAGES/
+# (one per document); built into _build/zh/_build/html with offline MathJax.
+# book/zh_edition.yml says what differs.
+ZH_OUT ?= _build/zh
+ZH_CONFIG := $(ZH_OUT)/_config.yml
+book-zh: env mathjax
+	mkdir -p $(ZH_OUT)
+	$(EDITION_CONFIG) book/zh_edition.yml $(ZH_CONFIG)
+	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output $(ZH_OUT) -W -n --keep-going
+
+# After a change to the English prose: extract the messages again (one .pot per
+# document, book/gettext.yml) and merge them into the catalogs with sphinx-intl
+# (new messages come in empty, changed ones marked fuzzy); then translate them.
+# tests/book/test_translation.py fails until every message is translated.
+# `make pot` only extracts the templates, into $(GETTEXT_OUT)/_build/gettext
+# (tests/book/test_translation.py compares them with the catalogs).
+GETTEXT_OUT ?= _build/gettext
+pot: env
+	mkdir -p $(GETTEXT_OUT)
+	$(EDITION_CONFIG) book/gettext.yml $(GETTEXT_OUT)/_config.yml
+	$(BIN)/jupyter-book build . --config $(GETTEXT_OUT)/_config.yml --path-output $(GETTEXT_OUT) \
+	  --builder custom --custom-builder gettext -W -n --keep-going
+
+locales: pot
+	$(BIN)/python tools/i18n.py update $(GETTEXT_OUT)/_build/gettext
+
 # What ruff checks: the package, the tests and the scripts; the chapters are
 # only format-checked, at the width of the book's column (notebooks/ruff.toml).
-LINTED := swin_tutorial tests benchmarks tools
+LINTED := swin_tutorial tests benchmarks tools book/_ext
 # The GitHub workflows are checked by actionlint (requirements.txt installs a
 # wheel that ships its binary).
 WORKFLOWS := .github/workflows/*.yml
@@ -127,9 +157,10 @@ pdf: env
 
 # The site that .github/workflows/book.yml deploys, from editions already
 # built: the default edition at the root, the student edition in student/,
-# the Chinese edition in zh/ where it was built (ZH_HTML).
+# the Chinese edition in zh/ where it was built (ZH_HTML); the language switch
+# of every page (book/_ext/language_switch.py) expects this layout.
 SITE_OUT ?= _build/site
-ZH_HTML ?= _build/zh/_build/html
+ZH_HTML ?= $(ZH_OUT)/_build/html
 site:
 	test -f _build/html/index.html && test -f $(STUDENT_OUT)/_build/html/index.html
 	rm -rf $(SITE_OUT)

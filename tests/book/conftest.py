@@ -1,9 +1,10 @@
 """The book's builds, shared by the tests of this folder.
 
 `book_build(edition)` builds one edition of the HTML book ("default", as
-`make book` does, "offline", as `make book-offline` does, or "student", as
-`make student` does) into a temporary folder, at most once per test session, so
-that test_book_build.py, test_browser.py and test_student_release.py share the
+`make book` does, "offline", as `make book-offline` does, "student", as
+`make student` does, or "zh", the Chinese edition, as `make book-zh` does)
+into a temporary folder, at most once per test session, so that
+test_book_build.py, test_browser.py and test_student_release.py share the
 builds. The student edition's build also leaves the release it was built from:
 `BookBuild.source / "notebooks"`.
 """
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 # What `make mathjax` installs (from the npm registry) for the offline edition.
 MATHJAX_COMPONENT = ROOT / "_build" / "mathjax" / "static" / "mathjax" / "tex-mml-chtml.js"
-EDITIONS = ("default", "offline", "student")
+EDITIONS = ("default", "offline", "student", "zh")
 
 
 @dataclass(frozen=True)
@@ -51,23 +52,27 @@ def _build_command(edition: str, out: Path) -> list[str]:
             "--path-output",
             str(out),
         ]
-    if edition == "offline":
-        if not MATHJAX_COMPONENT.exists():
-            pytest.fail(
-                f"the offline edition needs MathJax, and {MATHJAX_COMPONENT} is missing: "
-                "run `make mathjax` once (it installs MathJax from the npm registry; "
-                "`make test` does it for you)"
-            )
+    if edition in ("offline", "zh") and not MATHJAX_COMPONENT.exists():
+        pytest.fail(
+            f"the {edition} edition needs MathJax, and {MATHJAX_COMPONENT} is missing: "
+            "run `make mathjax` once (it installs MathJax from the npm registry; "
+            "`make test` does it for you)"
+        )
+    if edition in ("offline", "zh"):
         # -o env -o mathjax: use the environment running pytest, install nothing.
+        target, out_variable = {
+            "offline": ("book-offline", "OFFLINE_OUT"),
+            "zh": ("book-zh", "ZH_OUT"),
+        }[edition]
         return [
             "make",
             "-o",
             "env",
             "-o",
             "mathjax",
-            "book-offline",
+            target,
             f"BIN={JUPYTER_BOOK.parent}",
-            f"OFFLINE_OUT={out}",
+            f"{out_variable}={out}",
         ]
     if edition == "student":
         # -o env: use the environment running pytest (BIN), install nothing.

@@ -9,10 +9,12 @@ tests/book/test_student_release.py.
 """
 
 import importlib.util
+import pickle
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,9 @@ SOLUTION_MARKER = 'class="solution'
 LAUNCH_BUTTONS = re.compile(
     r"dropdown-launch-buttons|colab\.research\.google\.com/github/|mybinder\.org/v2/"
 )
+
+# A Chinese character (CJK Unified Ideographs).
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,3 +76,73 @@ def test_student_edition_builds_from_the_release(book_build):
     assert list(html.rglob("*.ipynb")) == []
     launchers = [str(page) for page in pages if LAUNCH_BUTTONS.search(page.read_text())]
     assert launchers == []
+
+
+def _toc_pages() -> list[str]:
+    """The root and every `file` of _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *re.findall(r"file: (\S+)", (ROOT / "_toc.yml").read_text())]
+
+
+def _language_switch(html: str) -> str | None:
+    """Where the page's language switch (book/_ext/language_switch.py) points."""
+    found = re.search(r'<a class="btn btn-sm language-switch" href="([^"]+)"', html)
+    return found and found.group(1)
+
+
+def test_chinese_edition_builds_with_every_page_in_chinese(book_build):
+    """`make book-zh` builds with -W; every page is Chinese and links to its English page."""
+    build = book_build("zh")
+    assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{build.log}"
+    for page in _toc_pages():
+        html = (build.html / f"{page}.html").read_text()
+        assert '<html lang="zh-CN"' in html, page
+        title = re.search(r"<h1>(.*?)<", html, re.S).group(1)
+        assert CJK.search(title), f"{page}: the title {title!r} is not translated"
+        assert _language_switch(html) == "../" * page.count("/") + f"../{page}.html", page
+
+
+def test_chinese_edition_shows_every_translation(book_build):
+    """Every message of the catalogs reaches the Chinese pages: Sphinx leaves a message in
+    English, silently, when its translation does not parse as the same kind of node (a
+    numbered heading `4. ...` parsed as a list item), or when a node is added after it
+    translates (the captions of the table of contents)."""
+    from babel.messages.pofile import read_po
+    from docutils import nodes
+    from sphinx import addnodes
+    from sphinx.util.nodes import extract_messages
+
+    build = book_build("zh")
+    assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{build.log}"
+    catalogs = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
+    doctrees = build.html.parent / ".doctrees"
+    shown, missing = 0, []
+    for path in sorted(catalogs.rglob("*.po")):
+        document = path.relative_to(catalogs).with_suffix("").as_posix()
+        with path.open("rb") as handle:
+            translations = {m.id: m.string for m in read_po(handle) if m.id and m.string != m.id}
+        doctree = pickle.loads((doctrees / f"{document}.doctree").read_bytes())
+        for node, message in extract_messages(doctree):
+            if message not in translations:
+                continue
+            if isinstance(node, addnodes.toctree):
+                done = node["caption"] == translations[message]
+            elif isinstance(node, nodes.image):
+                done = node["alt"] == translations[message]
+            else:
+                done = node.get("translated") is True
+            shown += done
+            if not done:
+                missing.append(f"{document}: {type(node).__name__} {message[:60]!r}")
+    assert missing == [], "\n".join(missing)
+    assert shown > 1500, shown
+
+
+def test_english_pages_link_to_their_chinese_page(book_build):
+    """The default edition's switch points into zh/, where `make site` puts the Chinese edition;
+    the student edition, with no Chinese edition beside it, has none."""
+    default, student = book_build("default"), book_build("student")
+    for page in _toc_pages():
+        html = (default.html / f"{page}.html").read_text()
+        assert _language_switch(html) == "../" * page.count("/") + f"zh/{page}.html", page
+        assert _language_switch((student.html / f"{page}.html").read_text()) is None, page

@@ -1,4 +1,4 @@
-"""The built book, read in a browser: every page of the table of contents, both editions.
+"""The built book, read in a browser: every page of the table of contents, three editions.
 
 Each edition is built once per session (`book_build` in tests/book/conftest.py, the
 same -W build as `make book` / `make book-offline`), served from `_build/html`
@@ -7,7 +7,8 @@ on 127.0.0.1 and read by headless Chromium (Debian's `chromium` and
 browser is cut off from every host but 127.0.0.1: names do not resolve and
 every other connection goes to a dead proxy. So the offline edition is checked
 exactly as a reader without internet sees it, and the network log proves that
-it asks for nothing outside the site.
+it asks for nothing outside the site. The Chinese edition (`make book-zh`) serves
+its own MathJax too and is checked like the offline one.
 
 For every page listed in `_toc.yml` the test checks that it loads with no
 console error from the site's own files, that every image has loaded and has
@@ -16,11 +17,14 @@ equation is typeset by MathJax (offline edition; the default edition takes
 MathJax from a CDN the test does not reach, and its pages are shown to carry
 the same article HTML as the offline edition's), that every exercise solution
 is collapsed and opens when clicked, and that the Colab (and Binder) launch
-links point at the page's notebook. The search page must find a term.
+links point at the page's notebook. The search page must find a term (in the
+Chinese edition, a Chinese one, split into words by jieba), and the language
+switch of every page must land on the same page of the other edition, on a site
+laid out as `make site` publishes it (English at the root, Chinese in zh/).
 
-A full-page screenshot of each page of the offline edition (the one where
+A full-page screenshot of each page of the offline and Chinese editions (where
 everything renders without internet), solutions open, is saved under
-`_build/screenshots/offline/` for a person to look at.
+`_build/screenshots/<edition>/` for a person to look at.
 """
 
 from __future__ import annotations
@@ -94,7 +98,9 @@ def _toc_pages(node: object) -> list[str]:
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = [str(TOC["root"])] + _toc_pages(TOC)
-EDITIONS = ("offline", "default")
+EDITIONS = ("offline", "default", "zh")
+# The editions that serve their own MathJax and may ask for nothing outside the site.
+SELF_CONTAINED = ("offline", "zh")
 
 
 def _screenshot_name(page: str) -> str:
@@ -339,7 +345,7 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
 
     # Equations: every math element typeset by MathJax, none in error.
     n_math = driver.execute_script("return document.querySelectorAll('.math').length")
-    if n_math and edition == "offline":
+    if n_math and edition in SELF_CONTAINED:
         typeset = _wait(
             driver,
             "[...document.querySelectorAll('.math')].every(m => m.querySelector('mjx-container'))",
@@ -412,9 +418,9 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     if not any(link.startswith(new_issue) and page in unquote(link) for link in links):
         problems.append(f"no 'open an issue' link naming {page} (html.use_issues_button)")
 
-    # The screenshot (the offline edition, where everything renders), taken with
-    # every solution open and every equation typeset.
-    if edition == "offline":
+    # The screenshot (the editions where everything renders), taken with every
+    # solution open and every equation typeset.
+    if edition in SELF_CONTAINED:
         driver.execute_script("window.scrollTo(0, 0)")
         _save_screenshot(driver, SCREENSHOTS / edition / _screenshot_name(page))
 
@@ -423,7 +429,7 @@ def _check_page(driver, base: str, edition: str, page: str) -> list[str]:
     for request in _network(driver):
         url = request["url"]
         if not _is_local(url):
-            if edition == "offline" or url != MATHJAX_CDN:
+            if edition in SELF_CONTAINED or url != MATHJAX_CDN:
                 problems.append(f"asks for {url}, outside the site")
         elif (
             urlsplit(url).scheme.startswith("http") and urlsplit(url).path not in IMPLICIT_REQUESTS
@@ -496,6 +502,61 @@ def test_search_finds_a_term(browser, site, edition):
     assert all((build.html / target).exists() for target in targets), targets
     assert any(target.removesuffix(".html") in PAGES for target in targets), targets
     assert found["qzxwvj"] == []
+
+
+def test_chinese_search_finds_a_chinese_term(browser, site):
+    """Sphinx's Chinese search (words split by jieba) finds the chapter of a Chinese term."""
+    _, base = site("zh")
+    # "cyclic shift": a term of the glossary, explained in chapter 4.
+    browser.get(f"{base}search.html?q=循环移位")
+    _wait(
+        browser,
+        "(document.querySelector('#search-results p.search-summary') || {}).textContent",
+    )
+    found = browser.execute_script(
+        "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)"
+    )
+    assert any(urlsplit(link).path == "/notebooks/04_windows.html" for link in found), found
+
+
+@pytest.fixture(scope="session")
+def bilingual_site(book_build, tmp_path_factory):
+    """Both editions laid out as `make site` publishes them, served: (base URL)."""
+    builds = {edition: book_build(edition) for edition in ("default", "zh")}
+    for build in builds.values():
+        assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{build.log}"
+    root = tmp_path_factory.mktemp("site")
+    for entry in builds["default"].html.iterdir():
+        (root / entry.name).symlink_to(entry)
+    (root / "zh").symlink_to(builds["zh"].html)
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_language_switch_lands_on_the_same_page(browser, bilingual_site, page):
+    """English page -> its Chinese page -> the English page again, by clicking the switch."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{bilingual_site}{page}.html")
+    visited = []
+    for _ in range(2):
+        _wait(browser, "document.readyState === 'complete'")
+        switch = browser.find_element(By.CSS_SELECTOR, "a.language-switch")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
+        switch.click()
+        _wait(browser, "document.readyState === 'complete'")
+        visited.append(
+            (
+                urlsplit(browser.current_url).path,
+                browser.execute_script("return document.documentElement.lang"),
+            )
+        )
+    assert visited == [(f"/zh/{page}.html", "zh-CN"), (f"/{page}.html", "en")]
 
 
 # --------------------------------------------------------------------------- offline edition
