@@ -20,6 +20,7 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 
 TEMPLATE = "language-switch.html"
+STYLESHEET = "language_switch.css"
 REQUIRED_KEYS = ("root", "label", "lang")
 
 
@@ -36,7 +37,10 @@ def _check_option(app: Sphinx, config: Config) -> None:
         raise ValueError(
             f"language_switch must be empty or a dict with keys {REQUIRED_KEYS}, got {option!r}"
         )
-    config.templates_path.append(str(Path(__file__).parent / "language_switch_templates"))
+    here = Path(__file__).parent
+    config.templates_path.append(str(here / "language_switch_templates"))
+    config.html_static_path.append(str(here / "language_switch_static"))
+    app.add_css_file(STYLESHEET)
 
 
 def _add_link(
