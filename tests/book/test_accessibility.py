@@ -93,6 +93,21 @@ def test_every_figure_has_alt_text_and_a_caption(notebook):
     assert problems == [], f"{notebook.name}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_alt_text_sits_on_a_figure(notebook):
+    """Alt text on a cell without a figure is never shown, and never translated: when a
+    figure moves to another cell, its description must move with it."""
+    figures = {index for index, _, _ in _figure_cells(notebook)}
+    cells = json.loads(notebook.read_text())["cells"]
+    stray = [
+        index
+        for index, cell in enumerate(cells)
+        if "alt" in cell.get("metadata", {}).get("mystnb", {}).get("image", {})
+        and index not in figures
+    ]
+    assert stray == [], f"{notebook.name}: alt text on cells without a figure: {stray}"
+
+
 def test_every_chapter_with_figures_is_checked():
     """The test above is not vacuous: the chapters do have figures, and the check sees them."""
     assert sum(1 for notebook in NOTEBOOKS for _ in _figure_cells(notebook)) >= 10
