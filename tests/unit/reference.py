@@ -16,6 +16,13 @@ import torch.nn.functional as F
 from swin_tutorial.perf import window_pairs
 
 
+def partition(x: torch.Tensor, M: int) -> torch.Tensor:
+    """`(B, H, W, C)` -> `(B * nW, M, M, C)`, windows row-major: a partition written
+    with one reshape and one permute, as a student would, not the package's."""
+    B, H, W, C = x.shape
+    return x.reshape(B, H // M, M, W // M, M, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, M, M, C)
+
+
 def effective_axis(length: int, window: int, shift: int) -> tuple[int, int]:
     """Window and shift on one axis: a map not larger than the window is one window, unshifted."""
     return (length, 0) if length <= window else (window, shift)

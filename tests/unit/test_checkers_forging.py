@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from reference import partition
 
 import swin_tutorial as st
 import swin_tutorial.coursework.checks_windows as checks_windows
@@ -13,23 +14,13 @@ import swin_tutorial.windows as windows
 from swin_tutorial.complexity import attention_flops
 from swin_tutorial.coursework import fresh_checkers
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small tensors: one thread is several times faster than a pool on a busy machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def checkers():
     return fresh_checkers()
-
-
-def partition(x, M):
-    B, H, W, C = x.shape
-    return x.reshape(B, H // M, M, W // M, M, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, M, M, C)
 
 
 def without_permute(x, M):

@@ -8,26 +8,15 @@ import math
 
 import pytest
 import torch
-from reference import brute_sliding
+from reference import brute_sliding, partition
 
 from swin_tutorial import coursework as ex
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is several times faster than a pool on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small tensors: one thread is several times faster than a pool on a busy machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------- right answers
-
-
-def partition(x, M):
-    B, H, W, C = x.shape
-    return x.reshape(B, H // M, M, W // M, M, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, M, M, C)
 
 
 def reverse(windows, M, H, W):

@@ -23,6 +23,9 @@ from swin_tutorial.data import (
 from swin_tutorial.model import swin_single_resolution
 from swin_tutorial.train import evaluate, fit
 
+# Train on one thread, as the chapter does: small tensors, and no oversubscription.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 # ------------------------------------------------------------ section 1: the data
 
 
@@ -127,15 +130,6 @@ def test_swin_t_has_one_window_in_its_last_stage():
 
 
 # ------------------------------------------------------------ trained models (slow)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Train on one thread, as the chapter does: small tensors, and no oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow
