@@ -6,14 +6,13 @@ log-spaced table, no side of 2 (dividing by ``M - 1 = 1`` changes nothing).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from functools import partial
 
 import torch
 
 from ..position import log_spaced_coordinates, relative_position_index
-from .harness import Case, CheckResult, checker_rng, first_matching_advice, run_cases
+from .harness import Case, CheckResult, Hint, checker_rng, first_matching_advice, run_cases
 
 WindowSize = int | tuple[int, int]
 
@@ -30,14 +29,27 @@ def _pair(window_size: WindowSize) -> tuple[int, int]:
     return (window_size, window_size) if isinstance(window_size, int) else window_size
 
 
-def _window_cases(
-    sizes: list[WindowSize], reference: Callable[[WindowSize], torch.Tensor]
-) -> list[Case]:
-    return [Case(f"window_size={size!r}", partial(_window_args, size), reference) for size in sizes]
-
-
-def _drawn_sizes(rng: random.Random, trials: int, low: int, high: int) -> list[WindowSize]:
-    return [(rng.randint(low, high), rng.randint(low, high)) for _ in range(trials)]
+def _check_window_function(
+    fn: Callable,
+    reference: Callable[[WindowSize], torch.Tensor],
+    fixed: tuple[WindowSize, ...],
+    drawn: tuple[int, int],
+    hint: Hint,
+    trials: int,
+    seed: int | None,
+    verbose: bool,
+) -> CheckResult:
+    """``check_<reference>``: ``fn(window_size)`` against ``reference`` on the ``fixed``
+    sizes, then on ``trials`` random ``(M_h, M_w)`` with both sides in ``drawn`` (low, high);
+    ``fn`` may not call ``reference`` itself."""
+    rng = checker_rng(fn, trials, seed, verbose)
+    low, high = drawn
+    sizes = [*fixed, *((rng.randint(low, high), rng.randint(low, high)) for _ in range(trials))]
+    cases = [
+        Case(f"window_size={size!r}", partial(_window_args, size), reference) for size in sizes
+    ]
+    name = reference.__name__
+    return run_cases(f"check_{name}", fn, cases, hint, frozenset({name}), verbose)
 
 
 # --------------------------------------------------------------------------- V1: the index
@@ -93,16 +105,8 @@ def check_relative_position_index(
 
     Any integer dtype is accepted. Used in chapter 3.
     """
-    rng = checker_rng(fn, trials, seed, verbose)
-    sizes = list(INDEX_SIZES) + _drawn_sizes(rng, trials, 2, 7)
-    cases = _window_cases(sizes, relative_position_index)
-    return run_cases(
-        "check_relative_position_index",
-        fn,
-        cases,
-        _index_hint,
-        frozenset({"relative_position_index"}),
-        verbose,
+    return _check_window_function(
+        fn, relative_position_index, INDEX_SIZES, (2, 7), _index_hint, trials, seed, verbose
     )
 
 
@@ -157,14 +161,6 @@ def check_log_spaced_coordinates(
     float32 and float64 are accepted within a tolerance that fits the dtype.
     Used in chapter 9.
     """
-    rng = checker_rng(fn, trials, seed, verbose)
-    sizes = list(LOG_SIZES) + _drawn_sizes(rng, trials, 3, 12)
-    cases = _window_cases(sizes, log_spaced_coordinates)
-    return run_cases(
-        "check_log_spaced_coordinates",
-        fn,
-        cases,
-        _log_hint,
-        frozenset({"log_spaced_coordinates"}),
-        verbose,
+    return _check_window_function(
+        fn, log_spaced_coordinates, LOG_SIZES, (3, 12), _log_hint, trials, seed, verbose
     )
