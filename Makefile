@@ -31,6 +31,12 @@ EDITION_CONFIG = $(BIN)/python -c 'import os, sys, yaml; c, o = (yaml.safe_load(
 	  ext = c["sphinx"].get("local_extensions", {}); ext.update((k, os.path.abspath(v)) for k, v in ext.items()); \
 	  yaml.safe_dump(c, open(sys.argv[3], "w"), allow_unicode=True)' _config.yml
 
+# An edition built from the repository with an overlay: its configuration
+# written into OUT, the builder's output into OUT/_build, warnings as errors.
+# Usage, as a recipe line: $(call BUILD_EDITION,OVERLAY,OUT[,BUILDER OPTIONS])
+BUILD_EDITION = mkdir -p $(2) && $(EDITION_CONFIG) $(1) $(2)/_config.yml && \
+	$(BIN)/jupyter-book build . --config $(2)/_config.yml --path-output $(2) $(3) -W -n --keep-going
+
 # The student edition, built from the release (`python -m swin_tutorial.coursework
 # release`: nbgrader's student notebooks, every solution and hidden test stripped,
 # the exercises' outputs cleared), never from the chapters themselves. Its source
@@ -72,11 +78,8 @@ $(MATHJAX_STAMP):
 # site instead of a CDN, so the book works with no internet; built into
 # _build/offline/_build/html. book/offline_edition.yml says what differs.
 OFFLINE_OUT ?= _build/offline
-OFFLINE_CONFIG := $(OFFLINE_OUT)/_config.yml
 book-offline: env mathjax
-	mkdir -p $(OFFLINE_OUT)
-	$(EDITION_CONFIG) book/offline_edition.yml $(OFFLINE_CONFIG)
-	$(BIN)/jupyter-book build . --config $(OFFLINE_CONFIG) --path-output $(OFFLINE_OUT) -W -n --keep-going
+	$(call BUILD_EDITION,book/offline_edition.yml,$(OFFLINE_OUT))
 	@echo "offline edition: $$(du -sh $(OFFLINE_OUT)/_build/html | cut -f1) in $(OFFLINE_OUT)/_build/html"
 
 # The Chinese edition: the same notebooks, with the prose of every document
@@ -84,11 +87,8 @@ book-offline: env mathjax
 # (one per document); built into _build/zh/_build/html with offline MathJax.
 # book/zh_edition.yml says what differs.
 ZH_OUT ?= _build/zh
-ZH_CONFIG := $(ZH_OUT)/_config.yml
 book-zh: env mathjax
-	mkdir -p $(ZH_OUT)
-	$(EDITION_CONFIG) book/zh_edition.yml $(ZH_CONFIG)
-	$(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output $(ZH_OUT) -W -n --keep-going
+	$(call BUILD_EDITION,book/zh_edition.yml,$(ZH_OUT))
 
 # After a change to the English prose: extract the messages again (one .pot per
 # document, book/gettext.yml) and merge them into the catalogs with sphinx-intl
@@ -98,10 +98,7 @@ book-zh: env mathjax
 # (tests/book/test_translation.py compares them with the catalogs).
 GETTEXT_OUT ?= _build/gettext
 pot: env
-	mkdir -p $(GETTEXT_OUT)
-	$(EDITION_CONFIG) book/gettext.yml $(GETTEXT_OUT)/_config.yml
-	$(BIN)/jupyter-book build . --config $(GETTEXT_OUT)/_config.yml --path-output $(GETTEXT_OUT) \
-	  --builder custom --custom-builder gettext -W -n --keep-going
+	$(call BUILD_EDITION,book/gettext.yml,$(GETTEXT_OUT),--builder custom --custom-builder gettext)
 
 locales: pot
 	$(BIN)/python tools/i18n.py update $(GETTEXT_OUT)/_build/gettext
@@ -139,7 +136,6 @@ test: lint mathjax
 # _build/pdf/book.pdf. book/pdf_edition.yml says what differs (fonts that cover
 # the chapters' symbols; solutions left out, as in the student edition).
 PDF_OUT ?= _build/pdf
-PDF_CONFIG := $(PDF_OUT)/_config.yml
 PDF_DEBS := texlive-xetex latexmk texlive-latex-recommended texlive-latex-extra \
 	texlive-fonts-recommended tex-gyre fonts-freefont-otf
 pdf: env
@@ -149,9 +145,7 @@ pdf: env
 	  if [ -n "$$missing" ]; then \
 	    echo "make pdf: missing$$missing; install TeX Live and the fonts (Debian):"; \
 	    echo "  apt-get install $(PDF_DEBS)"; exit 1; fi
-	mkdir -p $(PDF_OUT)
-	$(EDITION_CONFIG) book/pdf_edition.yml $(PDF_CONFIG)
-	$(BIN)/jupyter-book build . --builder pdflatex --config $(PDF_CONFIG) --path-output $(PDF_OUT) -W -n --keep-going
+	$(call BUILD_EDITION,book/pdf_edition.yml,$(PDF_OUT),--builder pdflatex)
 	cp $(PDF_OUT)/_build/latex/book.pdf $(PDF_OUT)/book.pdf
 	@echo "PDF edition: $(PDF_OUT)/book.pdf"
 
