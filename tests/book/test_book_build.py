@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+from toc import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,12 +78,6 @@ def test_student_edition_builds_from_the_release(book_build):
     assert launchers == []
 
 
-def _toc_pages() -> list[str]:
-    """The root and every `file` of _toc.yml."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *re.findall(r"file: (\S+)", (ROOT / "_toc.yml").read_text())]
-
-
 def _language_switch(html: str) -> str | None:
     """Where the page's language switch (book/_ext/language_switch.py) points."""
     found = re.search(r'<a class="btn btn-sm language-switch" href="([^"]+)"', html)
@@ -94,7 +88,7 @@ def test_chinese_edition_builds_with_every_page_in_chinese(book_build):
     """`make book-zh` builds with -W; every page is Chinese and links to its English page."""
     build = book_build("zh")
     assert build.returncode == 0, f"{' '.join(build.command)} failed:\n{build.log}"
-    for page in _toc_pages():
+    for page in PAGES:
         html = (build.html / f"{page}.html").read_text()
         assert '<html lang="zh-CN"' in html, page
         title = re.search(r"<h1>(.*?)<", html, re.S).group(1)
@@ -142,7 +136,7 @@ def test_english_pages_link_to_their_chinese_page(book_build):
     """The default edition's switch points into zh/, where `make site` puts the Chinese edition;
     the student edition, with no Chinese edition beside it, has none."""
     default, student = book_build("default"), book_build("student")
-    for page in _toc_pages():
+    for page in PAGES:
         html = (default.html / f"{page}.html").read_text()
         assert _language_switch(html) == "../" * page.count("/") + f"zh/{page}.html", page
         assert _language_switch((student.html / f"{page}.html").read_text()) is None, page

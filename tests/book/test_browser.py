@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from toc import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -82,22 +83,6 @@ pytestmark = [
 # --------------------------------------------------------------------------- pages
 
 
-def _toc_pages(node: object) -> list[str]:
-    """Every `file` of a jb-book table of contents, in reading order."""
-    pages: list[str] = []
-    if isinstance(node, dict):
-        if "file" in node:
-            pages.append(str(node["file"]))
-        for key in ("parts", "chapters", "sections"):
-            pages += _toc_pages(node.get(key, []))
-    elif isinstance(node, list):
-        for item in node:
-            pages += _toc_pages(item)
-    return pages
-
-
-TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
-PAGES = [str(TOC["root"])] + _toc_pages(TOC)
 EDITIONS = ("offline", "default", "zh")
 # The editions that serve their own MathJax and may ask for nothing outside the site.
 SELF_CONTAINED = ("offline", "zh")

@@ -9,37 +9,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from toc import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def _toc_files(node: object) -> set[str]:
-    files: set[str] = set()
-    if isinstance(node, dict):
-        if "file" in node:
-            files.add(str(node["file"]))
-        for value in node.values():
-            files |= _toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            files |= _toc_files(item)
-    return files
-
-
-TOC = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-
-
 def test_toc_entries_exist():
-    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
-    for entry in TOC | {root}:
+    for entry in PAGES:
         candidates = [ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb")]
         assert any(path.exists() for path in candidates), f"_toc.yml names missing file {entry}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_in_toc(notebook):
-    assert f"notebooks/{notebook.stem}" in TOC, f"{notebook.name} is not in _toc.yml"
+    assert f"notebooks/{notebook.stem}" in PAGES, f"{notebook.name} is not in _toc.yml"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)

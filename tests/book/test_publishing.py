@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from toc import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -205,12 +206,8 @@ def _title(path: Path) -> str:
 
 
 def _toc_pages() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    entries = [toc["root"]] + [
-        chapter["file"] for part in toc["parts"] for chapter in part["chapters"]
-    ]
     pages = []
-    for entry in entries:
+    for entry in PAGES:
         found = [
             ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb") if (ROOT / f"{entry}{ext}").exists()
         ]
